@@ -1,0 +1,62 @@
+using System;
+using GroupRelay.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace GroupRelay;
+
+/// <summary>Add-ons for <see cref="IGroupRelayBuilder"/>.</summary>
+public static class GroupRelayBuilderExtensions
+{
+    /// <summary>Uses <typeparamref name="TSource"/> (created by DI as a singleton) as the membership source.</summary>
+    /// <typeparam name="TSource">The host's membership source.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IGroupRelayBuilder AddMembershipSource<TSource>(this IGroupRelayBuilder builder)
+        where TSource : class, IMembershipSource
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddMembershipSource(ServiceDescriptor.Singleton<IMembershipSource, TSource>());
+    }
+
+    /// <summary>Uses <paramref name="source"/> as the membership source.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="source">The membership source instance.</param>
+    /// <returns>The builder.</returns>
+    public static IGroupRelayBuilder AddMembershipSource(this IGroupRelayBuilder builder, IMembershipSource source)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(source);
+        return builder.AddMembershipSource(ServiceDescriptor.Singleton(source));
+    }
+
+    /// <summary>Uses the membership source a factory creates (once, as a singleton).</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="factory">Creates the membership source.</param>
+    /// <returns>The builder.</returns>
+    public static IGroupRelayBuilder AddMembershipSource(this IGroupRelayBuilder builder, Func<IServiceProvider, IMembershipSource> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        return builder.AddMembershipSource(ServiceDescriptor.Singleton(factory));
+    }
+
+    /// <summary>Uses <typeparamref name="TPolicy"/> to decide whose presence a user may watch.</summary>
+    /// <typeparam name="TPolicy">The host's presence policy.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IGroupRelayBuilder AddPresencePolicy<TPolicy>(this IGroupRelayBuilder builder)
+        where TPolicy : class, IPresencePolicy
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IPresencePolicy, TPolicy>());
+        return builder;
+    }
+
+    // Every overload funnels here, so there is one place that decides how a source replaces another.
+    private static IGroupRelayBuilder AddMembershipSource(this IGroupRelayBuilder builder, ServiceDescriptor descriptor)
+    {
+        builder.Services.Replace(descriptor);
+        return builder;
+    }
+}

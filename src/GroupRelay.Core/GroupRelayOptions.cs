@@ -1,0 +1,67 @@
+using System;
+
+namespace GroupRelay;
+
+/// <summary>
+/// Options of the relay. Set them with <c>services.AddGroupRelay(options =&gt; ...)</c>; they are validated at
+/// start-up and a bad value fails the host with a message that names the option.
+/// </summary>
+/// <remarks>
+/// Every default below is the one PROTOCOL.md states. See docs/configuration.md for the full reference.
+/// </remarks>
+public sealed class GroupRelayOptions
+{
+    /// <summary>Largest client frame in bytes; a larger one closes that connection with 1009. Also the coalescing limit for outgoing frames. Default 64 KiB.</summary>
+    public int MaxFrameBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Bound of a connection's outbound queue in bytes; above it the connection is closed with 4001. Default 1 MiB.</summary>
+    public int MaxQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Bound of a connection's outbound queue in frames; above it the connection is closed with 4001. Default 1,024.</summary>
+    public int MaxQueueFrames { get; set; } = 1024;
+
+    /// <summary>Whether the per-connection request rate limit is enforced. Default true.</summary>
+    public bool RateLimitEnabled { get; set; } = true;
+
+    /// <summary>Requests per second a connection may sustain (token bucket refill rate). Default 100.</summary>
+    public double RateLimitPerSecond { get; set; } = 100;
+
+    /// <summary>Requests a connection may send in a burst (token bucket size). Default 200.</summary>
+    public int RateLimitBurst { get; set; } = 200;
+
+    /// <summary>
+    /// Rejected (<c>rate_limited</c>) requests within one second that mark a connection as flooding; it is then
+    /// closed with 4008. Default 100.
+    /// </summary>
+    public int FloodRejectionsPerSecond { get; set; } = 100;
+
+    /// <summary>Longest group or user id, in UTF-16 characters. Default 128.</summary>
+    public int MaxIdLength { get; set; } = 128;
+
+    /// <summary>Most users one <c>watch</c> request may name. Default 1,000.</summary>
+    public int MaxWatchPerRequest { get; set; } = 1000;
+
+    /// <summary>Most users one connection may watch at once. Default 5,000.</summary>
+    public int MaxWatchedUsers { get; set; } = 5000;
+
+    /// <summary>Longest <c>status</c> value, in UTF-16 characters. Default 32.</summary>
+    public int MaxStatusLength { get; set; } = 32;
+
+    /// <summary>Deepest JSON nesting accepted in a client frame. Default 64.</summary>
+    public int MaxJsonDepth { get; set; } = 64;
+
+    /// <summary>Whether online members get <c>joined</c>/<c>left</c> events when a member comes online or goes offline. Default true.</summary>
+    public bool SendJoinLeaveEvents { get; set; } = true;
+
+    /// <summary>How long the membership source may take at connect before the connection is closed with 1011. Default 10 s.</summary>
+    public TimeSpan MembershipTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a closing connection may take to flush and finish the close handshake before its socket is aborted;
+    /// also how long shutdown waits for clients. Default 5 s.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Interval of WebSocket keep-alive pings sent by the transport. Default 30 s; <see cref="TimeSpan.Zero"/> turns them off.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,41 @@
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay;
+
+/// <summary>
+/// The host application's own membership data (usually its database): which groups a user belongs to,
+/// and who the user's contacts are. GroupRelay asks it once per connection, when the connection opens.
+/// </summary>
+/// <remarks>
+/// Implementations are called concurrently from many connections and must be thread-safe.
+/// A call that throws or exceeds <see cref="GroupRelayOptions.MembershipTimeout"/> closes the connection
+/// that asked with close code 1011; nothing else is affected.
+/// </remarks>
+/// <example>
+/// <code>
+/// public sealed class DbMembership(MyDb db) : IMembershipSource
+/// {
+///     public async ValueTask&lt;IReadOnlyCollection&lt;string&gt;&gt; GetGroupsAsync(string userId, CancellationToken cancellationToken = default)
+///         =&gt; await db.GroupsOfAsync(userId, cancellationToken);
+///     public async ValueTask&lt;IReadOnlyCollection&lt;string&gt;&gt; GetContactsAsync(string userId, CancellationToken cancellationToken = default)
+///         =&gt; await db.FriendsOfAsync(userId, cancellationToken);
+/// }
+/// </code>
+/// </example>
+public interface IMembershipSource
+{
+    /// <summary>Returns the ids of the groups <paramref name="userId"/> belongs to (empty when none).</summary>
+    /// <param name="userId">The authenticated user id.</param>
+    /// <param name="cancellationToken">Cancelled when the connection closes or the membership timeout elapses.</param>
+    ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns the user's contacts (friends). The default <see cref="IPresencePolicy"/> lets a user watch the
+    /// presence of its contacts and of the members of its own groups.
+    /// </summary>
+    /// <param name="userId">The authenticated user id.</param>
+    /// <param name="cancellationToken">Cancelled when the connection closes or the membership timeout elapses.</param>
+    ValueTask<IReadOnlyCollection<string>> GetContactsAsync(string userId, CancellationToken cancellationToken = default);
+}

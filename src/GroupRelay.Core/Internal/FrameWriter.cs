@@ -1,0 +1,228 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// Builds every server-to-client frame as compact UTF-8 JSON. Each frame is written once into a thread-local
+/// buffer and copied out as one exact-size array, which is then shared by every connection it goes to.
+/// </summary>
+/// <remarks>Thread-safe: the scratch buffer is per thread and no method awaits while it is in use.</remarks>
+internal static class FrameWriter
+{
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        // Frames go to WebSocket clients, never into HTML, so only what JSON requires is escaped.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+    };
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    private static Utf8JsonWriter Begin()
+    {
+        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        return writer;
+    }
+
+    private static byte[] End(Utf8JsonWriter writer)
+    {
+        writer.WriteEndObject();
+        writer.Flush();
+        byte[] frame = t_buffer!.WrittenSpan.ToArray();
+        if (t_buffer.Capacity > 256 * 1024)
+        {
+            // Do not keep a huge scratch buffer alive on a thread after one big message.
+            t_buffer = null;
+            t_writer = null;
+        }
+
+        return frame;
+    }
+
+    public static byte[] Message(string group, string from, long seq, long timestamp, ReadOnlySpan<byte> body, bool bodyIsCompact)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "message"u8);
+        w.WriteString("group"u8, group);
+        w.WriteString("from"u8, from);
+        w.WriteNumber("seq"u8, seq);
+        w.WriteNumber("ts"u8, timestamp);
+        w.WritePropertyName("body"u8);
+        if (bodyIsCompact)
+        {
+            w.WriteRawValue(body, skipInputValidation: true);
+        }
+        else
+        {
+            byte[] rented = ArrayPool<byte>.Shared.Rent(body.Length);
+            try
+            {
+                int length = JsonCompactor.Compact(body, rented);
+                w.WriteRawValue(rented.AsSpan(0, length), skipInputValidation: true);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+
+        return End(w);
+    }
+
+    public static byte[] Welcome(string connectionId, string user, IEnumerable<string> groups)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "welcome"u8);
+        w.WriteString("connectionId"u8, connectionId);
+        w.WriteString("user"u8, user);
+        w.WriteStartArray("groups"u8);
+        foreach (string g in groups)
+        {
+            w.WriteStringValue(g);
+        }
+
+        w.WriteEndArray();
+        return End(w);
+    }
+
+    public static byte[] Ack(string id, long? seq)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "ack"u8);
+        w.WriteString("id"u8, id);
+        if (seq is long s)
+        {
+            w.WriteNumber("seq"u8, s);
+        }
+
+        return End(w);
+    }
+
+    public static byte[] Error(string? id, string code, string message)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "error"u8);
+        if (id is not null)
+        {
+            w.WriteString("id"u8, id);
+        }
+
+        w.WriteString("code"u8, code);
+        w.WriteString("message"u8, message);
+        return End(w);
+    }
+
+    public static byte[] Pong(string? id)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "pong"u8);
+        if (id is not null)
+        {
+            w.WriteString("id"u8, id);
+        }
+
+        return End(w);
+    }
+
+    public static byte[] PresenceResult(string? id, IReadOnlyList<(string User, string? Status)> online, IReadOnlyList<string> offline, IReadOnlyList<string> forbidden)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "presence"u8);
+        if (id is not null)
+        {
+            w.WriteString("id"u8, id);
+        }
+
+        w.WriteStartArray("online"u8);
+        foreach ((string user, string? status) in online)
+        {
+            w.WriteStartObject();
+            w.WriteString("user"u8, user);
+            WriteNullableString(w, "status"u8, status);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        WriteArray(w, "offline"u8, offline);
+        WriteArray(w, "forbidden"u8, forbidden);
+        return End(w);
+    }
+
+    public static byte[] PresenceEvent(string user, bool online, string? status)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "presence"u8);
+        w.WriteString("user"u8, user);
+        w.WriteBoolean("online"u8, online);
+        WriteNullableString(w, "status"u8, status);
+        return End(w);
+    }
+
+    public static byte[] Members(string? id, string group, IReadOnlyList<string> online)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "members"u8);
+        if (id is not null)
+        {
+            w.WriteString("id"u8, id);
+        }
+
+        w.WriteString("group"u8, group);
+        WriteArray(w, "online"u8, online);
+        return End(w);
+    }
+
+    /// <summary>A <c>joined</c> or <c>left</c> event.</summary>
+    public static byte[] MemberEvent(bool joined, string group, string user)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, joined ? "joined"u8 : "left"u8);
+        w.WriteString("group"u8, group);
+        w.WriteString("user"u8, user);
+        return End(w);
+    }
+
+    /// <summary>An <c>added</c> or <c>removed</c> event for the user's own connections.</summary>
+    public static byte[] MembershipEvent(bool added, string group)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, added ? "added"u8 : "removed"u8);
+        w.WriteString("group"u8, group);
+        return End(w);
+    }
+
+    private static void WriteNullableString(Utf8JsonWriter w, ReadOnlySpan<byte> name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    private static void WriteArray(Utf8JsonWriter w, ReadOnlySpan<byte> name, IReadOnlyList<string> values)
+    {
+        w.WriteStartArray(name);
+        for (int i = 0; i < values.Count; i++)
+        {
+            w.WriteStringValue(values[i]);
+        }
+
+        w.WriteEndArray();
+    }
+}

@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Internal;
+
+/// <summary>The outcome of routing one message.</summary>
+internal readonly record struct RouteResult(bool NotMember, long Seq, int Deliveries);
+
+/// <summary>
+/// The routing algorithm of PROTOCOL.md section 3 (<c>send</c>): check membership, assign the group's next
+/// <c>seq</c>, serialise the <c>message</c> frame once, and queue the same bytes to every open connection of every
+/// online member of the group.
+/// </summary>
+/// <remarks>
+/// Thread-safety in one sentence: a lock per group spans "take the next seq, queue to every connection", so the
+/// frames of one group enter every connection's FIFO queue in seq order, while different groups route in parallel.
+/// Queuing never blocks (a full queue closes its own connection with 4001), so the lock is held for microseconds.
+/// </remarks>
+internal sealed class GroupMessageRouter
+{
+    private readonly ConcurrentDictionary<string, GroupSequence> _sequences = new(StringComparer.Ordinal);
+    private readonly IGroupDirectory _directory;
+    private readonly IPresenceRegistry _presence;
+    private readonly RelayMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly GroupRelayOptions _options;
+    private readonly TimeProvider _clock;
+
+    public GroupMessageRouter(IGroupDirectory directory, IPresenceRegistry presence, RelayMetrics metrics, ILogger logger, GroupRelayOptions options, TimeProvider clock)
+    {
+        _directory = directory;
+        _presence = presence;
+        _metrics = metrics;
+        _logger = logger;
+        _options = options;
+        _clock = clock;
+    }
+
+    /// <summary>Routes a message to a group.</summary>
+    /// <param name="group">The target group.</param>
+    /// <param name="from">The sender stamped into the frame.</param>
+    /// <param name="body">The body, already validated JSON.</param>
+    /// <param name="bodyIsCompact">Whether the body can be copied as is.</param>
+    /// <param name="sender">The sending connection, or null for server-side publishing (no membership check).</param>
+    /// <param name="echo">Whether the sending connection gets the message too.</param>
+    /// <param name="cancellationToken">Cancels the membership look-up.</param>
+    public async ValueTask<RouteResult> RouteAsync(string group, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default)
+    {
+        long started = Stopwatch.GetTimestamp();
+        if (sender is not null && !await _directory.IsMemberAsync(group, from, cancellationToken).ConfigureAwait(false))
+        {
+            return new RouteResult(true, 0, 0);
+        }
+
+        IReadOnlyList<string> members = await _directory.GetMembersAsync(group, cancellationToken).ConfigureAwait(false);
+        RelayConnection? skip = echo ? null : sender;
+        GroupSequence sequence = _sequences.GetOrAdd(group, static _ => new GroupSequence());
+        long seq;
+        int deliveries;
+        lock (sequence)
+        {
+            seq = ++sequence.Last;
+            byte[] frame = FrameWriter.Message(group, from, seq, _clock.GetUtcNow().ToUnixTimeMilliseconds(), body.Span, bodyIsCompact);
+            deliveries = QueueToMembers(members, frame, skip);
+        }
+
+        _metrics.MessageRouted(deliveries, started);
+        return new RouteResult(false, seq, deliveries);
+    }
+
+    /// <summary>Queues one frame to every open connection of every listed user; returns how many took it.</summary>
+    public int QueueToMembers(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, RelayConnection? skip = null, string? skipUser = null)
+    {
+        int deliveries = 0;
+        for (int i = 0; i < users.Count; i++)
+        {
+            string user = users[i];
+            if (skipUser is not null && string.Equals(user, skipUser, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            IReadOnlyList<RelayConnection> connections = _presence.GetLocalConnections(user);
+            for (int j = 0; j < connections.Count; j++)
+            {
+                RelayConnection connection = connections[j];
+                if (!ReferenceEquals(connection, skip) && Queue(connection, frame))
+                {
+                    deliveries++;
+                }
+            }
+        }
+
+        return deliveries;
+    }
+
+    /// <summary>Queues one frame to one connection, accounting for what cannot be queued.</summary>
+    public bool Queue(RelayConnection connection, ReadOnlyMemory<byte> frame)
+    {
+        switch (connection.Outbound.TryEnqueue(frame))
+        {
+            case EnqueueResult.Queued:
+                return true;
+            case EnqueueResult.Overflow:
+                GroupRelayLog.SlowConsumer(_logger, connection.ConnectionId, connection.UserId, _options.MaxQueueBytes, _options.MaxQueueFrames);
+                _metrics.Dropped(DropReasons.SlowConsumer);
+                return false;
+            default:
+                _metrics.Dropped(DropReasons.ConnectionClosing);
+                return false;
+        }
+    }
+
+    private sealed class GroupSequence
+    {
+        public long Last;
+    }
+}

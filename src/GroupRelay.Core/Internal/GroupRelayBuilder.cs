@@ -1,0 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GroupRelay.Internal;
+
+internal sealed class GroupRelayBuilder : IGroupRelayBuilder
+{
+    public GroupRelayBuilder(IServiceCollection services) => Services = services;
+
+    public IServiceCollection Services { get; }
+}

@@ -1,0 +1,53 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Internal;
+
+/// <summary>Every log line of GroupRelay.Core. Event ids are stable; tokens and message bodies are never logged.</summary>
+internal static partial class GroupRelayLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Connection {ConnectionId} opened for user {UserId} in {GroupCount} groups.")]
+    public static partial void ConnectionOpened(ILogger logger, string connectionId, string userId, int groupCount);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Connection {ConnectionId} of user {UserId} closed with code {CloseCode} ({Reason}).")]
+    public static partial void ConnectionClosed(ILogger logger, string connectionId, string userId, int closeCode, string reason);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "The membership source failed for user {UserId}; connection {ConnectionId} is closed with 1011.")]
+    public static partial void MembershipFailed(ILogger logger, string userId, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "The membership source did not answer for user {UserId} within {Timeout}; connection {ConnectionId} is closed with 1011.")]
+    public static partial void MembershipTimedOut(ILogger logger, string userId, TimeSpan timeout, string connectionId);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Connection {ConnectionId} of user {UserId} is a slow consumer (queue over {MaxQueueBytes} bytes or {MaxQueueFrames} frames); closing with 4001.")]
+    public static partial void SlowConsumer(ILogger logger, string connectionId, string userId, int maxQueueBytes, int maxQueueFrames);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Connection {ConnectionId} of user {UserId} kept exceeding its rate limit; closing with 4008.")]
+    public static partial void Flooding(ILogger logger, string connectionId, string userId);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Connection {ConnectionId} of user {UserId} sent a frame over {MaxFrameBytes} bytes; closing with 1009.")]
+    public static partial void FrameTooLarge(ILogger logger, string connectionId, string userId, int maxFrameBytes);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "Request {RequestType} on connection {ConnectionId} failed; the client got an 'internal' error.")]
+    public static partial void RequestFailed(ILogger logger, string requestType, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "The writer of connection {ConnectionId} stopped: {Reason}.")]
+    public static partial void WriterStopped(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Debug, Message = "The socket of connection {ConnectionId} failed while sending; it was aborted.")]
+    public static partial void WriterFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Connection {ConnectionId} did not finish closing within {Timeout}; its socket was aborted.")]
+    public static partial void CloseTimedOut(ILogger logger, string connectionId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Shutting down: closing {Count} connections with 1001.")]
+    public static partial void ShuttingDown(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "Unregistering connection {ConnectionId} of user {UserId} failed.")]
+    public static partial void UnregisterFailed(ILogger logger, string connectionId, string userId, Exception exception);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "The user id given by the host for connection {ConnectionId} is empty or longer than {MaxIdLength} characters; closing with 1011.")]
+    public static partial void InvalidUserId(ILogger logger, string connectionId, int maxIdLength);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Error, Message = "A presence or membership event for user {UserId} could not be delivered.")]
+    public static partial void EventFailed(ILogger logger, string userId, Exception exception);
+}

@@ -1,0 +1,79 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay.Internal;
+
+/// <summary>The server-side API (<see cref="IGroupRelay"/>) over the same router and lifecycle the connections use.</summary>
+internal sealed class GroupRelayService : IGroupRelay
+{
+    private readonly RelayRuntime _runtime;
+
+    public GroupRelayService(RelayRuntime runtime) => _runtime = runtime;
+
+    public async ValueTask<long> PublishAsync(string groupId, ReadOnlyMemory<byte> utf8JsonBody, string from, CancellationToken cancellationToken = default)
+    {
+        CheckId(groupId, nameof(groupId));
+        CheckId(from, nameof(from));
+        try
+        {
+            var reader = new Utf8JsonReader(utf8JsonBody.Span, new JsonReaderOptions { MaxDepth = _runtime.Options.MaxJsonDepth });
+            reader.Read();
+            reader.Skip();
+            if (reader.BytesConsumed == 0 || reader.Read())
+            {
+                throw new ArgumentException("The body must be exactly one JSON value.", nameof(utf8JsonBody));
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new ArgumentException("The body is not valid JSON: " + ex.Message, nameof(utf8JsonBody), ex);
+        }
+
+        RouteResult result = await _runtime.Router.RouteAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, cancellationToken).ConfigureAwait(false);
+        return result.Seq;
+    }
+
+    public ValueTask<long> PublishAsync(string groupId, JsonElement body, string from, CancellationToken cancellationToken = default)
+        => PublishAsync(groupId, JsonSerializer.SerializeToUtf8Bytes(body), from, cancellationToken);
+
+    public Task<bool> AddUserToGroupAsync(string userId, string groupId, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        CheckId(groupId, nameof(groupId));
+        return _runtime.Lifecycle.AddUserToGroupAsync(userId, groupId, cancellationToken);
+    }
+
+    public Task<bool> RemoveUserFromGroupAsync(string userId, string groupId, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        CheckId(groupId, nameof(groupId));
+        return _runtime.Lifecycle.RemoveUserFromGroupAsync(userId, groupId, cancellationToken);
+    }
+
+    public ValueTask<IReadOnlyList<string>> GetOnlineMembersAsync(string groupId, CancellationToken cancellationToken = default)
+    {
+        CheckId(groupId, nameof(groupId));
+        return _runtime.Directory.GetMembersAsync(groupId, cancellationToken);
+    }
+
+    public ValueTask<PresenceState> GetPresenceAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        return _runtime.Presence.GetStateAsync(userId, cancellationToken);
+    }
+
+    public ValueTask<IReadOnlyCollection<string>> GetOnlineUsersAsync(CancellationToken cancellationToken = default)
+        => _runtime.Presence.GetOnlineUsersAsync(cancellationToken);
+
+    private void CheckId(string id, string parameter)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id, parameter);
+        if (id.Length > _runtime.Options.MaxIdLength)
+        {
+            throw new ArgumentException($"Ids are at most {_runtime.Options.MaxIdLength} characters (GroupRelayOptions.MaxIdLength); this one has {id.Length}.", parameter);
+        }
+    }
+}

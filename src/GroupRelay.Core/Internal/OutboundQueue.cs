@@ -1,0 +1,216 @@
+using System;
+using System.Buffers;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Internal;
+
+/// <summary>The outcome of <see cref="OutboundQueue.TryEnqueue"/>.</summary>
+internal enum EnqueueResult
+{
+    Queued,
+    Overflow,
+    Closing,
+}
+
+/// <summary>
+/// A connection's bounded outbound queue and its single writer loop. Any thread may enqueue; only the writer
+/// loop calls the socket, so a socket never sees two concurrent sends and a slow socket only ever holds up itself.
+/// Frames already queued are coalesced into one WebSocket frame, separated by a line feed, up to MaxFrameBytes.
+/// </summary>
+/// <remarks>
+/// Thread-safety in one sentence: producers only touch the channel and two interlocked counters, and every other
+/// field is written once, under a compare-exchange on <see cref="_state"/>, before the channel is completed.
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The abort source must outlive every caller of TransportEnded; it holds no unmanaged resource once its timer fired or was cancelled.")]
+internal sealed class OutboundQueue
+{
+    private const int Open = 0;
+    private const int Closing = 1;
+
+    private readonly Channel<ReadOnlyMemory<byte>> _channel = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+
+    private readonly IRelaySocket _socket;
+    private readonly GroupRelayOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _connectionId;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _state;
+    private long _queuedBytes;
+    private int _queuedFrames;
+    private int _closeCode;
+    private string _closeReason = string.Empty;
+    private volatile bool _discard;
+    private Task _writer = Task.CompletedTask;
+
+    public OutboundQueue(IRelaySocket socket, GroupRelayOptions options, ILogger logger, string connectionId)
+    {
+        _socket = socket;
+        _options = options;
+        _logger = logger;
+        _connectionId = connectionId;
+    }
+
+    /// <summary>The close code the server chose, or 0 while open or when the client went away first.</summary>
+    public int CloseCode => Volatile.Read(ref _closeCode);
+
+    public string CloseReason => _closeReason;
+
+    public bool IsClosing => Volatile.Read(ref _state) != Open;
+
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Completes when the writer loop has sent the close frame (or given up).</summary>
+    public Task Completion => _writer;
+
+    public void Start() => _writer = Task.Run(RunAsync);
+
+    public EnqueueResult TryEnqueue(ReadOnlyMemory<byte> frame)
+    {
+        if (Volatile.Read(ref _state) != Open)
+        {
+            return EnqueueResult.Closing;
+        }
+
+        int frames = Interlocked.Increment(ref _queuedFrames);
+        long bytes = Interlocked.Add(ref _queuedBytes, frame.Length);
+        if (frames > _options.MaxQueueFrames || bytes > _options.MaxQueueBytes)
+        {
+            Interlocked.Decrement(ref _queuedFrames);
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            return RequestClose(RelayCloseCodes.SlowConsumer, "slow consumer", discardQueued: true) ? EnqueueResult.Overflow : EnqueueResult.Closing;
+        }
+
+        if (!_channel.Writer.TryWrite(frame))
+        {
+            Interlocked.Decrement(ref _queuedFrames);
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            return EnqueueResult.Closing;
+        }
+
+        return EnqueueResult.Queued;
+    }
+
+    /// <summary>
+    /// Stops accepting frames and has the writer send a close frame after what is queued (or instead of it, when
+    /// <paramref name="discardQueued"/>). Returns false when the connection was already closing.
+    /// </summary>
+    public bool RequestClose(int closeCode, string reason, bool discardQueued)
+    {
+        if (Interlocked.CompareExchange(ref _state, Closing, Open) != Open)
+        {
+            return false;
+        }
+
+        _closeReason = reason;
+        _discard = discardQueued;
+        Volatile.Write(ref _closeCode, closeCode);
+        _channel.Writer.TryComplete();
+
+        // Bounds the whole close: a send stuck on a dead peer is cancelled and the socket aborted.
+        _abort.CancelAfter(_options.CloseTimeout);
+        return true;
+    }
+
+    /// <summary>Called when the transport saw the socket end: stops the writer at once.</summary>
+    public void TransportEnded()
+    {
+        Interlocked.CompareExchange(ref _state, Closing, Open);
+        _transportEnded.TrySetResult();
+        _channel.Writer.TryComplete();
+        _abort.Cancel();
+    }
+
+    private async Task RunAsync()
+    {
+        ChannelReader<ReadOnlyMemory<byte>> reader = _channel.Reader;
+        CancellationToken abort = _abort.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out ReadOnlyMemory<byte> frame))
+                {
+                    Dequeued(frame.Length);
+                    if (_discard)
+                    {
+                        continue;
+                    }
+
+                    if (!reader.TryPeek(out ReadOnlyMemory<byte> next) || frame.Length + 1 + next.Length > _options.MaxFrameBytes)
+                    {
+                        await _socket.SendAsync(frame, abort).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    await SendCoalescedAsync(reader, frame, abort).ConfigureAwait(false);
+                }
+            }
+
+            if (CloseCode != 0 && !_transportEnded.Task.IsCompleted)
+            {
+                await _socket.CloseAsync(CloseCode, _closeReason, abort).ConfigureAwait(false);
+
+                // The transport's receive loop sees the client's close reply and ends the connection.
+                await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
+            }
+
+            GroupRelayLog.WriterStopped(_logger, _connectionId, "closed");
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            if (!_transportEnded.Task.IsCompleted)
+            {
+                GroupRelayLog.CloseTimedOut(_logger, _connectionId, _options.CloseTimeout);
+                _socket.Abort();
+            }
+        }
+        catch (Exception ex)
+        {
+            // The socket failed under us (peer reset, transport disposed): the transport's receive loop ends too.
+            GroupRelayLog.WriterFailed(_logger, _connectionId, ex);
+            _socket.Abort();
+        }
+        finally
+        {
+            // Release the accounting of frames that will never be sent.
+            while (reader.TryRead(out ReadOnlyMemory<byte> frame))
+            {
+                Dequeued(frame.Length);
+            }
+        }
+    }
+
+    private async ValueTask SendCoalescedAsync(ChannelReader<ReadOnlyMemory<byte>> reader, ReadOnlyMemory<byte> first, CancellationToken abort)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.MaxFrameBytes);
+        try
+        {
+            first.Span.CopyTo(buffer);
+            int length = first.Length;
+            while (!_discard && reader.TryPeek(out ReadOnlyMemory<byte> next) && length + 1 + next.Length <= _options.MaxFrameBytes && reader.TryRead(out next))
+            {
+                Dequeued(next.Length);
+                buffer[length++] = (byte)'\n';
+                next.Span.CopyTo(buffer.AsSpan(length));
+                length += next.Length;
+            }
+
+            await _socket.SendAsync(buffer.AsMemory(0, length), abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Dequeued(int bytes)
+    {
+        Interlocked.Decrement(ref _queuedFrames);
+        Interlocked.Add(ref _queuedBytes, -bytes);
+    }
+}

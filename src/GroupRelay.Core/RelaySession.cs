@@ -1,0 +1,90 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using GroupRelay.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay;
+
+/// <summary>
+/// The transport's handle on one accepted connection: the transport feeds it the frames it receives and disposes
+/// it when the socket has ended. Created by <see cref="RelayConnectionHandler.AcceptAsync"/>.
+/// </summary>
+/// <remarks>
+/// A transport calls the <c>Receive*</c> methods from its single receive loop, one frame at a time, in order.
+/// Everything the session sends goes through the connection's writer loop.
+/// </remarks>
+public sealed class RelaySession : IAsyncDisposable
+{
+    private readonly RequestDispatcher _dispatcher;
+    private readonly RelayLifecycle _lifecycle;
+    private readonly ILogger _logger;
+    private readonly GroupRelayOptions _options;
+    private readonly CancellationTokenSource _ended = new();
+    private int _disposed;
+
+    internal RelaySession(RelayConnection connection, RequestDispatcher dispatcher, RelayLifecycle lifecycle, GroupRelayOptions options, ILogger logger)
+    {
+        Connection = connection;
+        _dispatcher = dispatcher;
+        _lifecycle = lifecycle;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The connection as the online list holds it.</summary>
+    public RelayConnection Connection { get; }
+
+    /// <summary>True once the server or the client started closing; the transport should keep receiving until the socket ends.</summary>
+    public bool IsClosing => Connection.IsClosing;
+
+    /// <summary>The largest client frame the transport may pass in; a larger one must go to <see cref="ReceiveTooLarge"/>.</summary>
+    public int MaxFrameBytes => _options.MaxFrameBytes;
+
+    /// <summary>Handles one complete text frame.</summary>
+    /// <param name="utf8Json">The frame payload; only read before the returned task completes.</param>
+    /// <param name="cancellationToken">Cancels the handling.</param>
+    public ValueTask ReceiveTextAsync(ReadOnlyMemory<byte> utf8Json, CancellationToken cancellationToken = default)
+        => _dispatcher.HandleTextAsync(Connection, utf8Json, cancellationToken.CanBeCanceled ? cancellationToken : _ended.Token);
+
+    /// <summary>Handles one binary frame: answered with a <c>bad_request</c> error, the connection stays open.</summary>
+    public void ReceiveBinary() => _dispatcher.HandleBinary(Connection);
+
+    /// <summary>The client sent a frame larger than <see cref="MaxFrameBytes"/>: the connection is closed with 1009.</summary>
+    public void ReceiveTooLarge()
+    {
+        if (Connection.Outbound.RequestClose(RelayCloseCodes.MessageTooBig, "message too big", discardQueued: true))
+        {
+            GroupRelayLog.FrameTooLarge(_logger, Connection.ConnectionId, Connection.UserId, _options.MaxFrameBytes);
+        }
+    }
+
+    /// <summary>
+    /// The client sent a close frame: the frames already queued are flushed and the close is answered with the same
+    /// code. Completes when the answer is sent (bounded by <see cref="GroupRelayOptions.CloseTimeout"/>).
+    /// </summary>
+    /// <param name="closeCode">The client's close code, or null when it sent none.</param>
+    public Task ReceiveCloseAsync(int? closeCode)
+    {
+        Connection.Outbound.RequestClose(closeCode is int code && code is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015 ? code : RelayCloseCodes.Normal, string.Empty, discardQueued: false);
+        return Connection.Outbound.Completion;
+    }
+
+    /// <summary>Asks the server side to close the connection with a code of <see cref="RelayCloseCodes"/>.</summary>
+    /// <param name="closeCode">The close code.</param>
+    /// <param name="reason">A short reason.</param>
+    public void Close(int closeCode, string reason) => Connection.Outbound.RequestClose(closeCode, reason, discardQueued: false);
+
+    /// <summary>The socket has ended: removes the connection from the online list and the group index.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _ended.Cancel();
+        await _lifecycle.DisconnectAsync(Connection).ConfigureAwait(false);
+        _ended.Dispose();
+    }
+}
