@@ -1,0 +1,17 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Transports.AspNetCore.Internal;
+
+/// <summary>Log lines of the ASP.NET Core transport (event ids 100-199). Tokens are never logged.</summary>
+internal static partial class TransportLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Refused an anonymous WebSocket upgrade on {Path} with 401.")]
+    public static partial void Anonymous(ILogger logger, Microsoft.AspNetCore.Http.PathString path);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "The authenticated user on {Path} has no '{ClaimType}' claim to use as user id; refused with 401.")]
+    public static partial void NoUserIdClaim(ILogger logger, Microsoft.AspNetCore.Http.PathString path, string claimType);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "The receive loop of connection {ConnectionId} ended: {Reason}.")]
+    public static partial void ReceiveEnded(ILogger logger, string connectionId, string reason);
+}

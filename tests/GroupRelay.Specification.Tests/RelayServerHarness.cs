@@ -1,0 +1,41 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GroupRelay.Specification.Tests;
+
+/// <summary>
+/// A running relay server on 127.0.0.1 for the specification suite: each transport test project supplies one.
+/// Clients authenticate with <c>?access_token=USER</c> (the harness's test authentication maps the token to the
+/// user id as is; a token of <c>!anonymous</c> is refused).
+/// </summary>
+public abstract class RelayServerHarness : IAsyncDisposable
+{
+    /// <summary>The relay's WebSocket endpoint, without query.</summary>
+    public abstract Uri RelayUri { get; }
+
+    /// <summary>The server's services: IGroupRelay, the in-memory stores, the membership source.</summary>
+    public abstract IServiceProvider Services { get; }
+
+    /// <summary>The membership the tests set up before connecting.</summary>
+    public InMemoryMembershipSource Membership { get; } = new();
+
+    /// <summary>How this transport refuses a login: true for an HTTP 401 at the handshake, false for close 4003 after open.</summary>
+    public abstract bool RefusesAtHandshake { get; }
+
+    /// <summary>Starts the server with the given options. Called once per test.</summary>
+    public abstract Task StartAsync(Action<GroupRelayOptions> configure, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the server gracefully (clients get 1001).</summary>
+    public abstract Task StopAsync();
+
+    public IGroupRelay Relay => Services.GetRequiredService<IGroupRelay>();
+
+    public Uri UriFor(string user) => new(RelayUri + "?access_token=" + Uri.EscapeDataString(user));
+
+    public Task<RelayTestClient> ConnectAsync(string user, bool waitForWelcome = true, bool startReading = true)
+        => RelayTestClient.ConnectAsync(UriFor(user), user, waitForWelcome, startReading);
+
+    public abstract ValueTask DisposeAsync();
+}

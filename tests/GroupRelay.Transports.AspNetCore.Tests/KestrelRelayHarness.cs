@@ -1,0 +1,93 @@
+using System;
+using System.Linq;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using System.Threading;
+using System.Threading.Tasks;
+using GroupRelay.Specification.Tests;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GroupRelay.Transports.AspNetCore.Tests;
+
+/// <summary>A real Kestrel host on 127.0.0.1 (free port) serving <c>MapGroupRelay("/relay").RequireAuthorization()</c>.</summary>
+public sealed class KestrelRelayHarness : RelayServerHarness
+{
+    private WebApplication? _app;
+    private Uri? _relayUri;
+
+    public override Uri RelayUri => _relayUri ?? throw new InvalidOperationException("Not started.");
+
+    public Uri HttpUri => new(RelayUri.ToString().Replace("ws://", "http://", StringComparison.Ordinal));
+
+    public override IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("Not started.");
+
+    public override bool RefusesAtHandshake => true;
+
+    public WebApplication App => _app ?? throw new InvalidOperationException("Not started.");
+
+    public override async Task StartAsync(Action<GroupRelayOptions> configure, CancellationToken cancellationToken = default)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddAuthentication(TestAuthHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddGroupRelay(configure).AddMembershipSource(Membership);
+        _app = builder.Build();
+        _app.UseWebSockets();
+        _app.UseAuthentication();
+        _app.UseAuthorization();
+        _app.MapGroupRelay("/relay").RequireAuthorization();
+        await _app.StartAsync(cancellationToken);
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _relayUri = new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal) + "/relay");
+    }
+
+    public override Task StopAsync() => _app?.StopAsync() ?? Task.CompletedTask;
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _app.StopAsync(timeout.Token);
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Test authentication: the <c>access_token</c> query value (or bearer header) is the user id; <c>!anonymous</c> or none is anonymous.</summary>
+    private sealed class TestAuthHandler : AuthenticationHandler<AuthenticationSchemeOptions>
+    {
+        public const string SchemeName = "Test";
+
+        public TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+            : base(options, logger, encoder)
+        {
+        }
+
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+        {
+            string? token = Request.Query["access_token"].FirstOrDefault();
+            string? header = Request.Headers.Authorization.FirstOrDefault();
+            if (token is null && header is not null && header.StartsWith("Bearer ", StringComparison.Ordinal))
+            {
+                token = header["Bearer ".Length..];
+            }
+
+            if (string.IsNullOrEmpty(token) || token == "!anonymous")
+            {
+                return Task.FromResult(AuthenticateResult.NoResult());
+            }
+
+            var identity = new ClaimsIdentity(new[] { new Claim(ClaimTypes.NameIdentifier, token) }, SchemeName);
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        }
+    }
+}
