@@ -45,6 +45,7 @@ internal sealed class OutboundQueue
     private int _closeCode;
     private string _closeReason = string.Empty;
     private volatile bool _discard;
+    private volatile bool _answeringPeer;
     private Task _writer = Task.CompletedTask;
 
     public OutboundQueue(IRelaySocket socket, GroupRelayOptions options, ILogger logger, string connectionId)
@@ -99,13 +100,14 @@ internal sealed class OutboundQueue
     /// Stops accepting frames and has the writer send a close frame after what is queued (or instead of it, when
     /// <paramref name="discardQueued"/>). Returns false when the connection was already closing.
     /// </summary>
-    public bool RequestClose(int closeCode, string reason, bool discardQueued)
+    public bool RequestClose(int closeCode, string reason, bool discardQueued, bool answeringPeer = false)
     {
         if (Interlocked.CompareExchange(ref _state, Closing, Open) != Open)
         {
             return false;
         }
 
+        _answeringPeer = answeringPeer;
         _closeReason = reason;
         _discard = discardQueued;
         Volatile.Write(ref _closeCode, closeCode);
@@ -155,8 +157,12 @@ internal sealed class OutboundQueue
             {
                 await _socket.CloseAsync(CloseCode, _closeReason, abort).ConfigureAwait(false);
 
-                // The transport's receive loop sees the client's close reply and ends the connection.
-                await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
+                // A close the server started is complete when the transport's receive loop sees the client's reply;
+                // a close the client started is complete now, and the transport ends the connection itself.
+                if (!_answeringPeer)
+                {
+                    await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
+                }
             }
 
             GroupRelayLog.WriterStopped(_logger, _connectionId, "closed");

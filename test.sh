@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every GroupRelay test. On a fresh Debian machine with the .NET SDK it first installs what the tests need
+# (Debian's chromium for the browser test), then decides whether the Fleck transport can be built (Fleck 1.2.0 is
+# not on every NuGet feed), then runs `dotnet test`. Plain `dotnet test` works too once the prerequisites exist.
+#
+#   ./test.sh                 every test
+#   ./test.sh --filter X      passed through to dotnet test (e.g. --filter "FullyQualifiedName~Presence")
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+log() { printf '[test.sh] %s\n' "$*"; }
+
+# 1. Debian packages the tests start themselves (they never expect a running service).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing missing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. The solution filter must list every project of the solution except the Fleck ones, or tests would go missing.
+expected=$(grep -oE '"[^"]+\.csproj"' GroupRelay.sln | tr -d '"' | tr '\\' '/' | grep -v Fleck | sort)
+filtered=$(grep -oE '"[^"]+\.csproj"' GroupRelay.NoFleck.slnf | tr -d '"' | sed 's#\\\\#/#g' | sort)
+if [ "$expected" != "$filtered" ]; then
+  log "GroupRelay.NoFleck.slnf is out of date with GroupRelay.sln; it must list every non-Fleck project:"
+  diff <(echo "$expected") <(echo "$filtered") || true
+  exit 1
+fi
+
+# 3. Fleck: test it where it restores, leave it out (saying so) where it does not.
+target=GroupRelay.sln
+fleck_projects=$(grep -oE '"[^"]+Fleck[^"]*\.csproj"' GroupRelay.sln | tr -d '"' | tr '\\' '/' || true)
+if [ -n "$fleck_projects" ]; then
+  fleck_ok=1
+  for p in $fleck_projects; do
+    if ! dotnet restore "$p" --verbosity quiet >/tmp/grouprelay-fleck-restore.log 2>&1; then fleck_ok=0; break; fi
+  done
+  if [ "$fleck_ok" -eq 0 ]; then
+    echo "Fleck 1.2.0 is not available from the configured NuGet sources; skipping the Fleck transport tests"
+    target=GroupRelay.NoFleck.slnf
+  fi
+fi
+
+# 4. Build once, then test every test project of the target.
+log "building $target"
+dotnet build "$target" -c Release --nologo --verbosity quiet
+log "testing $target"
+results=$(mktemp -d)
+set +e
+dotnet test "$target" -c Release --no-build --nologo --blame-hang-timeout 5m \
+  --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" "$@" 2>&1 | tee "$results/console.log"
+status=${PIPESTATUS[0]}
+set -e
+
+# 5. One closing line over all test assemblies.
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -oE '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -nE 's/.* passed="([0-9]+)".*/\1/p' <<<"$counters"); f=$(sed -nE 's/.* failed="([0-9]+)".*/\1/p' <<<"$counters")
+  t=$(sed -nE 's/.* total="([0-9]+)".*/\1/p' <<<"$counters"); e=$(sed -nE 's/.* executed="([0-9]+)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
+done
+rm -rf "$results"
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
+if [ "$passed" -eq 0 ]; then log "no test ran"; exit 1; fi
