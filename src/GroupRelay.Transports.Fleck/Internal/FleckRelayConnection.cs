@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Unicode;
 using System.Threading;
@@ -199,8 +200,30 @@ internal sealed class FleckRelayConnection : IRelaySocket
 
     private void OnClose()
     {
+        ShutdownSend();
         _transportClosed.TrySetResult();
         Ended("closed");
+    }
+
+    /// <summary>
+    /// Fleck calls OnClose right before it closes the socket, while its read is still pending
+    /// (WebSocketConnection.cs:221-229). .NET closes a socket whose pending operations it had to cancel abortively,
+    /// with a reset that can overtake the close frame just sent, unless the send side was shut down first; so it is
+    /// shut down here, and the client sees the close frame, then an orderly end. Not reachable under TLS (wss).
+    /// </summary>
+    private void ShutdownSend()
+    {
+        if (_socket is WebSocketConnection { Socket.Stream: NetworkStream { Socket: { } tcp } })
+        {
+            try
+            {
+                tcp.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Already reset or closed: nothing left to keep orderly.
+            }
+        }
     }
 
     private void OnError(Exception exception)
@@ -373,8 +396,14 @@ internal sealed class FleckRelayConnection : IRelaySocket
                 await session.DisposeAsync().ConfigureAwait(false);
             }
 
-            // A close frame Fleck is still sending gets its time; a socket Fleck gave up on without closing it
-            // (an error after which the connection was no longer available) is closed here.
+            // After a read error on a broken connection, Fleck reports OnError, finds the connection unavailable and
+            // neither closes the socket nor reports OnClose (WebSocketConnection.cs:173-200, 111-114): close it here.
+            if (!_transportClosed.Task.IsCompleted && _socket is WebSocketConnection { Socket.Connected: false })
+            {
+                CloseTcp();
+            }
+
+            // A close frame Fleck is still sending (after a protocol error, say) gets its time, then the socket is closed.
             if (!_transportClosed.Task.IsCompleted)
             {
                 try
