@@ -25,6 +25,12 @@ namespace GroupRelay.Transports.Fleck;
 /// before the listener goes away.
 /// </para>
 /// <para>
+/// Fleck reads without back-pressure, so frames wait for the session in a bounded per-connection backlog (16 frames
+/// of <see cref="GroupRelayOptions.MaxFrameBytes"/>, at least 1 MiB); a client that overflows it is closed with 4008.
+/// A frame is never buffered beyond <see cref="GroupRelayOptions.MaxFrameBytes"/>: a larger one closes with 1009 as
+/// soon as it cannot fit.
+/// </para>
+/// <para>
 /// Keep-alive: every <see cref="GroupRelayOptions.KeepAliveInterval"/> each connection gets a ping frame (Fleck sends
 /// pings but never on its own). A dead peer is noticed when a send fails; a missing pong is not tracked.
 /// </para>

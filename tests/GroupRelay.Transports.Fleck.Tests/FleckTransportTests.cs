@@ -9,6 +9,7 @@ using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Specification.Tests;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace GroupRelay.Transports.Fleck.Tests;
@@ -366,6 +367,32 @@ public sealed class FleckTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Frames_ArrivingFasterThanHandled_BeyondTheBacklogBound_CloseWith4008()
+    {
+        var membership = new GatedMembershipSource();
+        var logs = new CapturingLoggerProvider();
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug));
+        await using FleckRelayServer server = FleckRelayServer.Create("ws://127.0.0.1:0", membership, o => o.Authenticate = FleckRelayHarness.TestAuthenticate, loggerFactory: loggerFactory);
+        server.Start();
+        RelayTestClient alice = await Track(RelayTestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}/?access_token=alice"), "alice", waitForWelcome: false));
+
+        // While the membership source holds the accept, 1.25 MiB of requests pile up behind it (the bound is 1 MiB).
+        string request = PaddedPing("p", 32 * 1024);
+        for (int i = 0; i < 40; i++)
+        {
+            await alice.SendTextAsync(request);
+        }
+
+        // A completed send is only in the client's socket buffer: open the gate once the server has seen the overflow.
+        await WaitUntilAsync(() => logs.WithEventId(208).Any(), "the server saw the backlog overflow");
+        membership.Open();
+
+        (await alice.ExpectAsync("welcome")).GetProperty("user").GetString().Should().Be("alice");
+        (await alice.WaitForCloseAsync(Timeout)).Should().Be(RelayCloseCodes.Flooding);
+        alice.Socket.CloseStatusDescription.Should().Be("flooding");
+    }
+
+    [Fact]
     public async Task AddFleckServer_WithoutAuthenticator_FailsAtStartNamingTheOption()
     {
         _harness.ConfigureTransport = o => o.Authenticate = null;
@@ -381,6 +408,23 @@ public sealed class FleckTransportTests : IAsyncLifetime
         Action create = () => FleckRelayServer.Create("ws://localhost:8181", new InMemoryMembershipSource(), o => o.Authenticate = _ => null);
 
         create.Should().Throw<ArgumentException>().WithMessage("*IP address*");
+    }
+
+    /// <summary>A membership source that answers only once <see cref="Open"/> was called.</summary>
+    private sealed class GatedMembershipSource : IMembershipSource
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Open() => _open.TrySetResult();
+
+        public async ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default)
+        {
+            await _open.Task.WaitAsync(cancellationToken);
+            return Array.Empty<string>();
+        }
+
+        public ValueTask<IReadOnlyCollection<string>> GetContactsAsync(string userId, CancellationToken cancellationToken = default)
+            => new(Array.Empty<string>());
     }
 
     private InMemoryPresenceRegistry Presence => _harness.Services.GetRequiredService<InMemoryPresenceRegistry>();

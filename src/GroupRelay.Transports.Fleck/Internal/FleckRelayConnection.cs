@@ -44,9 +44,10 @@ internal sealed class FleckRelayConnection : IRelaySocket
     // A close reason is at most 123 bytes of UTF-8 (RFC 6455 section 5.5: control frame payload <= 125).
     private const int MaxCloseReasonBytes = 123;
 
-    // How many MaxFrameBytes of received frames may wait for the session before the client counts as flooding:
-    // Fleck keeps reading while the session works, so the backlog must have a bound.
+    // Fleck keeps reading while the session works (it has no back-pressure), so what waits for the session has a
+    // bound: 16 frames of MaxFrameBytes, at least 1 MiB. Beyond it the client counts as flooding (4008).
     private const int MaxPendingFrames = 16;
+    private const long MinPendingBytes = 1024 * 1024;
 
     private const int New = 0;
     private const int Running = 1;
@@ -75,7 +76,7 @@ internal sealed class FleckRelayConnection : IRelaySocket
         _socket = socket;
         _server = server;
         _maxFrameBytes = server.Handler.Options.MaxFrameBytes;
-        _maxPendingBytes = (long)_maxFrameBytes * MaxPendingFrames;
+        _maxPendingBytes = Math.Max((long)_maxFrameBytes * MaxPendingFrames, MinPendingBytes);
         _connectionId = "fleck-" + socket.ConnectionInfo.Id.ToString("N");
     }
 
@@ -350,7 +351,6 @@ internal sealed class FleckRelayConnection : IRelaySocket
                 if (!stopped && _flooded)
                 {
                     stopped = true;
-                    FleckTransportLog.ReceiveBacklogExceeded(_server.Logger, _connectionId, _maxPendingBytes);
                     session.Close(RelayCloseCodes.Flooding, "flooding");
                 }
 
@@ -511,10 +511,11 @@ internal sealed class FleckRelayConnection : IRelaySocket
 
     private void Enqueue(Inbound frame)
     {
-        if (Interlocked.Add(ref _pendingBytes, frame.Length) > _maxPendingBytes)
+        if (Interlocked.Add(ref _pendingBytes, frame.Length) > _maxPendingBytes && !_flooded)
         {
             _flooded = true;
             _discarding = true;
+            FleckTransportLog.ReceiveBacklogExceeded(_server.Logger, _connectionId, _maxPendingBytes);
         }
 
         _inbound.Writer.TryWrite(frame);
