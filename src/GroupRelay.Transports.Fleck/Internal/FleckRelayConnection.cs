@@ -243,7 +243,9 @@ internal sealed class FleckRelayConnection : IRelaySocket
 
         _endReason = reason;
         _inbound.Writer.TryComplete();
-        _ended.Cancel();
+
+        // Often on Fleck's I/O thread: the callbacks (the authenticator's, the membership source's) run elsewhere.
+        _ = _ended.CancelAsync();
         if (Interlocked.CompareExchange(ref _phase, Done, New) == New)
         {
             // Never opened: there is no loop to finish the connection.
