@@ -20,6 +20,7 @@ namespace GroupRelay.Sample.Tests;
 public sealed class SampleServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private bool _stopped;
 
     private SampleServer(WebApplication app, Uri baseUri, string databasePath, LogCapture logs)
     {
@@ -68,11 +69,23 @@ public sealed class SampleServer : IAsyncDisposable
         return body.RootElement.GetProperty("token").GetString()!;
     }
 
+    /// <summary>Stops the host (clients get close code 1001); <see cref="DisposeAsync"/> still cleans up.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _app.StopAsync(timeout.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await _app.StopAsync(timeout.Token);
+        await StopAsync();
         await _app.DisposeAsync();
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath }.ToString());
         SqliteConnection.ClearPool(connection);

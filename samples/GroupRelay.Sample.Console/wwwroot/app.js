@@ -116,6 +116,7 @@ function logout(message) {
   me = null;
   active = null;
   everOpened = false;
+  document.body.classList.remove('is-disconnected');
   groups.clear();
   people.clear();
   showLogin(message);
@@ -306,6 +307,7 @@ async function sendMessage(event) {
 
 function onState({ state, delayMs, attempt }) {
   clearInterval(countdownTimer);
+  document.body.classList.toggle('is-disconnected', state !== 'open' && everOpened);
   if (state === 'open') {
     sessionCheckAttempt = 0;
     if (everOpened) flashBanner('Connected again', 'ok');
@@ -507,6 +509,7 @@ function renderMyStatus() {
 function updateTitle() {
   let unread = 0;
   for (const state of groups.values()) unread += state.unread;
+  $('open-sidebar').classList.toggle('has-unread', unread > 0);
   const base = me ? `${me} · GroupRelay chat` : 'GroupRelay chat';
   document.title = unread > 0 ? `(${unread}) ${base}` : base;
 }
