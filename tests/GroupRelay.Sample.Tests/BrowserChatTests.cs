@@ -96,6 +96,21 @@ public sealed class BrowserChatTests
                 await ShotAsync(phone, "phone");
             }
 
+            // ?relay=...&token=... skips the login (for pointing the page at another relay); the token leaves the address bar.
+            string erinToken = await server.LoginAsync("erin");
+            IPage erin = await OpenAsync(browser, server, "erin", pageErrors, login: false,
+                path: $"?relay={Uri.EscapeDataString(server.RelayUri.ToString())}&token={Uri.EscapeDataString(erinToken)}");
+            await Assertions.Expect(erin.Locator("#me-name")).ToHaveTextAsync("erin", new() { Timeout = Timeout });
+            await Assertions.Expect(erin.Locator("[data-friend=dave]")).ToBeVisibleAsync(new() { Timeout = Timeout });
+            erin.Url.Should().NotContain("token=").And.Contain("relay=");
+
+            if (Screenshot is not null)
+            {
+                await alice.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = ColorScheme.Dark });
+                await ShotAsync(alice, "dark");
+                await alice.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = ColorScheme.Light });
+            }
+
             // The relay goes away: the page says so and keeps trying.
             await server.StopAsync();
             await Assertions.Expect(alice.Locator("#banner")).ToBeVisibleAsync(new() { Timeout = Timeout });
@@ -203,7 +218,7 @@ public sealed class BrowserChatTests
         result.GetProperty("afterClose").GetString().Should().Be("closed");
     }
 
-    private static async Task<IPage> OpenAsync(IBrowser browser, SampleServer server, string user, ConcurrentQueue<string> errors, bool login = true, int width = 1280, int height = 760)
+    private static async Task<IPage> OpenAsync(IBrowser browser, SampleServer server, string user, ConcurrentQueue<string> errors, bool login = true, int width = 1280, int height = 760, string path = "")
     {
         IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
         {
@@ -212,7 +227,7 @@ public sealed class BrowserChatTests
         IPage page = await context.NewPageAsync();
         page.SetDefaultTimeout(Timeout);
         page.PageError += (_, error) => errors.Enqueue($"{user}: {error}");
-        await page.GotoAsync(server.BaseUri.ToString());
+        await page.GotoAsync(server.BaseUri + path);
         if (login)
         {
             await LoginAsync(page, user);

@@ -21,6 +21,7 @@ public sealed class SampleServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private bool _stopped;
+    private bool _ownsDatabase;
 
     private SampleServer(WebApplication app, Uri baseUri, string databasePath, LogCapture logs)
     {
@@ -46,6 +47,7 @@ public sealed class SampleServer : IAsyncDisposable
     /// <summary>Starts a host on <paramref name="databasePath"/> (a new temp file when null) with extra arguments.</summary>
     public static async Task<SampleServer> StartAsync(string? databasePath = null, params string[] extraArgs)
     {
+        bool ownsDatabase = databasePath is null;
         databasePath ??= TempDatabase.NewPath();
         var logs = new LogCapture();
         string[] args = ["--urls", "http://127.0.0.1:0", "--db", databasePath, .. extraArgs];
@@ -57,7 +59,7 @@ public sealed class SampleServer : IAsyncDisposable
         });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         Uri baseUri = await SampleHost.StartAsync(app, timeout.Token);
-        return new SampleServer(app, baseUri, databasePath, logs);
+        return new SampleServer(app, baseUri, databasePath, logs) { _ownsDatabase = ownsDatabase };
     }
 
     /// <summary>Logs in through the demo login and returns the token.</summary>
@@ -89,6 +91,17 @@ public sealed class SampleServer : IAsyncDisposable
         await _app.DisposeAsync();
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath }.ToString());
         SqliteConnection.ClearPool(connection);
+        if (_ownsDatabase)
+        {
+            try
+            {
+                Directory.Delete(Path.GetDirectoryName(DatabasePath)!, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a leftover temp folder is harmless.
+            }
+        }
     }
 
     /// <summary>Captures every log line, formatted, with its category.</summary>

@@ -107,6 +107,7 @@ export class GroupRelayClient {
   #connectWaiters = [];
   #handlers = new Map();
   #welcome = null;
+  #onOnline = null;
 
   user = null;
   connectionId = null;
@@ -126,7 +127,8 @@ export class GroupRelayClient {
     this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof globalThis.addEventListener === 'function') {
       // Back on the network: no reason to sit out the rest of a long backoff.
-      globalThis.addEventListener('online', () => this.reconnectNow());
+      this.#onOnline = () => this.reconnectNow();
+      globalThis.addEventListener('online', this.#onOnline);
     }
   }
 
@@ -146,6 +148,10 @@ export class GroupRelayClient {
 
   close(code = 1000, reason = 'client closed') {
     const previous = this.#state;
+    if (this.#onOnline) {
+      globalThis.removeEventListener('online', this.#onOnline);
+      this.#onOnline = null;
+    }
     clearTimeout(this.#retryTimer);
     this.#stopHeartbeat();
     const socket = this.#socket;
