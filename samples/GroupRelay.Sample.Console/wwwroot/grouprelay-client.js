@@ -125,11 +125,6 @@ export class GroupRelayClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 15000;
     this.#heartbeatMs = options.heartbeatMs ?? 25000;
     this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
-    if (typeof globalThis.addEventListener === 'function') {
-      // Back on the network: no reason to sit out the rest of a long backoff.
-      this.#onOnline = () => this.reconnectNow();
-      globalThis.addEventListener('online', this.#onOnline);
-    }
   }
 
   get state() { return this.#state; }
@@ -140,6 +135,11 @@ export class GroupRelayClient {
     if (this.#state === 'open') return Promise.resolve(this.#welcome);
     const promise = new Promise((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
     if (this.#state === 'idle' || this.#state === 'closed') {
+      if (!this.#onOnline && typeof globalThis.addEventListener === 'function') {
+        // Back on the network: no reason to sit out the rest of a long backoff.
+        this.#onOnline = () => this.reconnectNow();
+        globalThis.addEventListener('online', this.#onOnline);
+      }
       this.#attempt = 0;
       this.#open();
     }
