@@ -68,7 +68,26 @@ public sealed class RedisRelayNodeHost : IAsyncDisposable
     public async Task CrashAsync()
     {
         await Node.CrashAsync();
-        await DisposeAsync();
+        WebApplication? app = _app;
+        _app = null;
+        if (app is not null)
+        {
+            // An already cancelled stop: Kestrel aborts the sockets instead of closing them gracefully.
+            using var aborted = new CancellationTokenSource();
+            await aborted.CancelAsync();
+            try
+            {
+                await app.StopAsync(aborted.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (AggregateException)
+            {
+            }
+
+            await app.DisposeAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()
