@@ -127,7 +127,12 @@ internal static class SampleHost
                 };
             });
         builder.Services.AddAuthorization();
-        builder.Services.AddGroupRelay().AddMembershipSource(new SqliteMembershipSource(database));
+        IGroupRelayBuilder relay = builder.Services.AddGroupRelay().AddMembershipSource(new SqliteMembershipSource(database));
+        if (options.Redis is not null)
+        {
+            // Every host of one cluster shares the database (so the token key ring) and this Redis.
+            relay.AddRedis(options.Redis, redis => redis.Prefix = "grouprelay-sample");
+        }
         configure?.Invoke(builder);
 
         WebApplication app = builder.Build();

@@ -20,6 +20,8 @@ internal sealed class SampleHostOptions
           --db PATH         SQLite database file (default grouprelay-sample.db in the working directory).
                             A new file is created and filled with the demo data.
           --seed FILE.json  Replace the users, groups and friends in the database with the file's data.
+          --redis HOST:PORT Scale out through Redis: hosts started with the same --db and --redis form one
+                            cluster (a user on one host chats with a user on another; tokens work on all).
           -h, --help        Show this help.
 
         Seed file format:
@@ -34,6 +36,9 @@ internal sealed class SampleHostOptions
     public string DatabasePath { get; private set; } = DefaultDatabase;
 
     public string? SeedPath { get; private set; }
+
+    /// <summary>The Redis endpoint to scale out through, or null for a single host.</summary>
+    public string? Redis { get; private set; }
 
     public bool ShowHelp { get; private set; }
 
@@ -67,6 +72,9 @@ internal sealed class SampleHostOptions
                     break;
                 case "--seed":
                     options.SeedPath = value ?? Next(args, ref i, name);
+                    break;
+                case "--redis":
+                    options.Redis = value ?? Next(args, ref i, name);
                     break;
                 default:
                     throw new ArgumentException($"unknown argument '{arg}' (see --help)", nameof(args));
