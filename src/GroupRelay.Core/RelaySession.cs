@@ -67,7 +67,10 @@ public sealed class RelaySession : IAsyncDisposable
     public Task ReceiveCloseAsync(int? closeCode)
     {
         Connection.Outbound.RequestClose(closeCode is int code && code is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015 ? code : RelayCloseCodes.Normal, string.Empty, discardQueued: false);
-        return Connection.Outbound.Completion;
+
+        // Not Completion: that waits for the transport to report the end of the socket, which the transport does only
+        // after this returns (it calls this from its receive loop), so it would always run into the close timeout.
+        return Connection.Outbound.CloseSent;
     }
 
     /// <summary>Asks the server side to close the connection with a code of <see cref="RelayCloseCodes"/>.</summary>

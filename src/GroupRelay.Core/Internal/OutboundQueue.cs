@@ -39,6 +39,7 @@ internal sealed class OutboundQueue
     private readonly string _connectionId;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
     private long _queuedBytes;
     private int _queuedFrames;
@@ -64,8 +65,14 @@ internal sealed class OutboundQueue
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
-    /// <summary>Completes when the writer loop has sent the close frame (or given up).</summary>
+    /// <summary>Completes when the writer loop has ended: the close handshake finished, or it gave up.</summary>
     public Task Completion => _writer;
+
+    /// <summary>
+    /// Completes when the writer has sent the close frame, or stopped without sending it. Unlike <see cref="Completion"/>
+    /// it does not wait for the transport to report the end of the socket.
+    /// </summary>
+    public Task CloseSent => _closeSent.Task;
 
     public void Start() => _writer = Task.Run(RunAsync);
 
@@ -154,6 +161,7 @@ internal sealed class OutboundQueue
             if (CloseCode != 0 && !_transportEnded.Task.IsCompleted)
             {
                 await _socket.CloseAsync(CloseCode, _closeReason, abort).ConfigureAwait(false);
+                _closeSent.TrySetResult();
 
                 // The transport's receive loop sees the client's close reply and ends the connection.
                 await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
@@ -177,6 +185,8 @@ internal sealed class OutboundQueue
         }
         finally
         {
+            _closeSent.TrySetResult();
+
             // Release the accounting of frames that will never be sent.
             while (reader.TryRead(out ReadOnlyMemory<byte> frame))
             {
