@@ -287,6 +287,20 @@ public sealed class OutboundQueueTests
     }
 
     [Fact]
+    public async Task CloseSent_CloseFrameWritten_CompletesBeforeTheTransportEnds()
+    {
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.CloseTimeout = TimeSpan.FromMinutes(5));
+
+        queue.RequestClose(4321, string.Empty, discardQueued: false);
+
+        await queue.CloseSent.WaitAsync(TestTimeouts.Default);
+        socket.CloseCode.Should().Be(4321);
+        queue.Completion.IsCompleted.Should().BeFalse("the writer still waits for the transport to see the socket end");
+        await EndAsync(queue);
+        socket.Aborted.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task TransportEnded_WhileSendIsStuck_StopsWriterWithoutAbortOrClose()
     {
         (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.CloseTimeout = TimeSpan.FromMinutes(5));
