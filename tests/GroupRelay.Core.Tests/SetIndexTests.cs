@@ -198,20 +198,29 @@ public sealed class SetIndexTests
         {
             var index = new SetIndex<string>(StringComparer.Ordinal);
             using var start = new Barrier(Tasks + 1);
-            Task<string[]>? removal = null;
-            Task[] adders = Enumerable.Range(0, Tasks).Select(t => Task.Run(() =>
-            {
-                start.SignalAndWait(TestTimeouts.Default);
-                for (int i = 0; i < 50; i++)
+
+            // Dedicated threads (LongRunning): a barrier must not block thread-pool threads.
+            Task[] adders = Enumerable.Range(0, Tasks).Select(t => Task.Factory.StartNew(
+                () =>
                 {
-                    index.Add("u", $"g{t}-{i}", out _);
-                }
-            })).ToArray();
-            removal = Task.Run(() =>
-            {
-                start.SignalAndWait(TestTimeouts.Default);
-                return index.RemoveKey("u");
-            });
+                    start.SignalAndWait(TestTimeouts.Default);
+                    for (int i = 0; i < 50; i++)
+                    {
+                        index.Add("u", $"g{t}-{i}", out _);
+                    }
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default)).ToArray();
+            Task<string[]> removal = Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(TestTimeouts.Default);
+                    return index.RemoveKey("u");
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
 
             await Task.WhenAll(adders).WaitAsync(TestTimeouts.Default);
             string[] removed = await removal.WaitAsync(TestTimeouts.Default);
