@@ -66,6 +66,7 @@ public sealed class RelaySession : IAsyncDisposable
     /// <param name="closeCode">The client's close code, or null when it sent none.</param>
     public Task ReceiveCloseAsync(int? closeCode)
     {
+        Connection.Outbound.PeerClosed();
         Connection.Outbound.RequestClose(closeCode is int code && code is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015 ? code : RelayCloseCodes.Normal, string.Empty, discardQueued: false);
         return Connection.Outbound.Completion;
     }

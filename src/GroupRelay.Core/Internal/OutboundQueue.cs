@@ -39,6 +39,7 @@ internal sealed class OutboundQueue
     private readonly string _connectionId;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _peerClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
     private long _queuedBytes;
     private int _queuedFrames;
@@ -116,6 +117,12 @@ internal sealed class OutboundQueue
         return true;
     }
 
+    /// <summary>
+    /// Called when the client's close frame arrived while the connection was open: once the writer has answered it,
+    /// the close handshake is complete, so the writer must not wait for the transport (which is waiting for the writer).
+    /// </summary>
+    public void PeerClosed() => _peerClosed.TrySetResult();
+
     /// <summary>Called when the transport saw the socket end: stops the writer at once.</summary>
     public void TransportEnded()
     {
@@ -155,8 +162,9 @@ internal sealed class OutboundQueue
             {
                 await _socket.CloseAsync(CloseCode, _closeReason, abort).ConfigureAwait(false);
 
-                // The transport's receive loop sees the client's close reply and ends the connection.
-                await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
+                // The transport's receive loop sees the client's close reply and ends the connection; when the client
+                // closed first, this frame was the reply and the handshake is already complete.
+                await Task.WhenAny(_transportEnded.Task, _peerClosed.Task).WaitAsync(abort).ConfigureAwait(false);
             }
 
             GroupRelayLog.WriterStopped(_logger, _connectionId, "closed");
