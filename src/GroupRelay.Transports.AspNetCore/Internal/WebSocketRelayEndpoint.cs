@@ -95,6 +95,25 @@ internal sealed class WebSocketRelayEndpoint
                     return;
                 }
 
+                if (peek.EndOfMessage)
+                {
+                    // An empty message was read whole by the zero-byte read: answer it here, or the next read would
+                    // take the following message and this one would go unanswered.
+                    if (!session.IsClosing)
+                    {
+                        if (peek.MessageType == WebSocketMessageType.Binary)
+                        {
+                            session.ReceiveBinary();
+                        }
+                        else
+                        {
+                            await session.ReceiveTextAsync(ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+                        }
+                    }
+
+                    continue;
+                }
+
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
                 try
                 {
