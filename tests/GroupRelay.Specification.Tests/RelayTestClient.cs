@@ -278,6 +278,9 @@ public sealed class RelayTestClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes an object that has already arrived, without waiting (after a close: whatever came before it).</summary>
+    public bool TryReadNow(out JsonElement frame) => _frames.Reader.TryRead(out frame);
+
     /// <summary>Takes every set-aside object (and forgets them).</summary>
     public List<JsonElement> TakeSkipped()
     {

@@ -13,6 +13,7 @@ namespace GroupRelay.Specification.Tests;
 public sealed class TestMembershipSource : IMembershipSource
 {
     private readonly ConcurrentDictionary<string, Fault> _faults = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Fault> _contactFaults = new(StringComparer.Ordinal);
 
     public TestMembershipSource(InMemoryMembershipSource inner) => Inner = inner;
 
@@ -30,21 +31,25 @@ public sealed class TestMembershipSource : IMembershipSource
     /// <summary>Every call about <paramref name="userId"/> completes only when its cancellation token is cancelled.</summary>
     public void HangFor(string userId) => _faults[userId] = Fault.Hang;
 
+    /// <summary>Only the contacts query about <paramref name="userId"/> throws from now on (its connects still work).</summary>
+    public void FailContactsFor(string userId) => _contactFaults[userId] = Fault.Fail;
+
     public async ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default)
     {
-        await ApplyFaultAsync(userId, cancellationToken);
+        await ApplyFaultAsync(_faults, userId, cancellationToken);
         return await Inner.GetGroupsAsync(userId, cancellationToken);
     }
 
     public async ValueTask<IReadOnlyCollection<string>> GetContactsAsync(string userId, CancellationToken cancellationToken = default)
     {
-        await ApplyFaultAsync(userId, cancellationToken);
+        await ApplyFaultAsync(_faults, userId, cancellationToken);
+        await ApplyFaultAsync(_contactFaults, userId, cancellationToken);
         return await Inner.GetContactsAsync(userId, cancellationToken);
     }
 
-    private async ValueTask ApplyFaultAsync(string userId, CancellationToken cancellationToken)
+    private static async ValueTask ApplyFaultAsync(ConcurrentDictionary<string, Fault> faults, string userId, CancellationToken cancellationToken)
     {
-        if (!_faults.TryGetValue(userId, out Fault fault))
+        if (!faults.TryGetValue(userId, out Fault fault))
         {
             return;
         }

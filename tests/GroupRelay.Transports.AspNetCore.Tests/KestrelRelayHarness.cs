@@ -50,6 +50,12 @@ public sealed class KestrelRelayHarness : RelayServerHarness
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("GROUPRELAY_TEST_LOG") == "1")
+        {
+            // For debugging a failing test: the server's log on the console (dotnet test --logger "console;verbosity=detailed").
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddAuthentication(TestAuthHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);
         builder.Services.AddAuthorization();
