@@ -212,7 +212,15 @@ public abstract partial class RelayProtocolSpecification
         const int PerSender = 250;
         string[] senderNames = Enumerable.Range(0, Senders).Select(i => "sender" + i).ToArray();
         Group("team", senderNames.Append("reader").ToArray());
-        await StartAsync(o => o.RateLimitEnabled = false);
+        await StartAsync(o =>
+        {
+            o.RateLimitEnabled = false;
+
+            // Each connection gets 1,000 messages (and a sender 250 acks) in a burst: on a loaded machine its reader
+            // may fall behind the default queue bound, which would rightly close it as a slow consumer (4001).
+            o.MaxQueueFrames = 100_000;
+            o.MaxQueueBytes = 64 * 1024 * 1024;
+        });
         RelayTestClient[] senders = new RelayTestClient[Senders];
         for (int i = 0; i < Senders; i++)
         {
