@@ -96,7 +96,11 @@ public sealed class RelayTestClient : IAsyncDisposable
 
     public async Task SendRawAsync(byte[] payload, WebSocketMessageType type)
     {
-        await _sendLock.WaitAsync();
+        if (!await _sendLock.WaitAsync(DefaultTimeout))
+        {
+            throw new TimeoutException($"{User}: another send did not finish within {DefaultTimeout.TotalSeconds} s.");
+        }
+
         try
         {
             using var timeout = new CancellationTokenSource(DefaultTimeout);
