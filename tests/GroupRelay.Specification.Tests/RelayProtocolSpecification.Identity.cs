@@ -28,6 +28,21 @@ public abstract partial class RelayProtocolSpecification
     }
 
     [Fact]
+    public async Task Welcome_IsSentOnlyOnceTheConnectionIsRegistered_SoWhatIsSentNextReachesIt()
+    {
+        Group("team", "alice", "late");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+        Server.DelayRegistrationOf("late", TimeSpan.FromMilliseconds(500));
+
+        RelayTestClient late = await ConnectAsync("late");
+
+        (await Server.Relay.GetPresenceAsync("late").AsTask().WaitAsync(Timeout)).IsOnline.Should().BeTrue("the online list holds the connection before its welcome");
+        JsonElement ack = await SendToGroupAsync(alice, "team", "right after welcome");
+        (await late.ExpectAsync("message")).GetProperty("seq").GetInt64().Should().Be(ack.GetProperty("seq").GetInt64());
+    }
+
+    [Fact]
     public async Task Connect_UserInNoGroup_WelcomeHasEmptyGroups()
     {
         await StartAsync();

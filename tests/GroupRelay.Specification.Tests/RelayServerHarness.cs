@@ -1,8 +1,11 @@
 using System;
+using System.Collections.Concurrent;
+using System.Linq;
 using System.Net.WebSockets;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace GroupRelay.Specification.Tests;
 
@@ -29,6 +32,29 @@ public abstract class RelayServerHarness : IAsyncDisposable
     /// plus injected faults (fail or hang for a user).
     /// </summary>
     public TestMembershipSource MembershipSource { get; }
+
+    private readonly ConcurrentDictionary<string, TimeSpan> _registrationDelays = new(StringComparer.Ordinal);
+
+    /// <summary>Makes the registration of <paramref name="userId"/>'s connections in the online list take <paramref name="delay"/> (see <see cref="AddTestServices"/>).</summary>
+    public void DelayRegistrationOf(string userId, TimeSpan delay) => _registrationDelays[userId] = delay;
+
+    /// <summary>
+    /// What every harness adds to its relay, after everything else (backplanes included): the test membership source
+    /// and a wrapper around the registered <see cref="IPresenceRegistry"/> for <see cref="DelayRegistrationOf"/>.
+    /// </summary>
+    protected IGroupRelayBuilder AddTestServices(IGroupRelayBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddMembershipSource(MembershipSource);
+        ServiceDescriptor registry = builder.Services.Last(d => d.ServiceType == typeof(IPresenceRegistry));
+        builder.Services.Replace(ServiceDescriptor.Singleton<IPresenceRegistry>(sp => new SlowRegistrationPresenceRegistry(Resolve(sp, registry), _registrationDelays)));
+        return builder;
+
+        static IPresenceRegistry Resolve(IServiceProvider services, ServiceDescriptor descriptor)
+            => (IPresenceRegistry)(descriptor.ImplementationInstance
+                ?? descriptor.ImplementationFactory?.Invoke(services)
+                ?? ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!));
+    }
 
     /// <summary>
     /// How long a test listens for a frame that must not come, after a ping barrier on the same connection. A

@@ -59,7 +59,7 @@ public sealed class KestrelRelayHarness : RelayServerHarness
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddAuthentication(TestAuthHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);
         builder.Services.AddAuthorization();
-        builder.Services.AddGroupRelay(configure).AddMembershipSource(MembershipSource);
+        AddTestServices(builder.Services.AddGroupRelay(configure));
         _app = builder.Build();
         _app.UseWebSockets();
         _app.UseAuthentication();
