@@ -63,6 +63,8 @@ public abstract partial class RelayProtocolSpecification
             new MalformedFrame("nesting deeper than 64", "{\"id\":\"t21\",\"type\":\"send\",\"group\":\"team\",\"body\":" + deep + "}", "bad_request", "t21"),
             new MalformedFrame("JSON with a comment", "{\"id\":\"t22\", /* note */ \"type\":\"ping\"}", "bad_request", "t22"),
             new MalformedFrame("single-quoted strings", "{'id':'t23','type':'ping'}", "bad_request", null),
+            new MalformedFrame("wrongly typed field before the id", "{\"type\":\"send\",\"group\":[\"team\"],\"body\":1,\"id\":\"t25\"}", "bad_request", "t25"),
+            new MalformedFrame("unknown type before the id", "{\"type\":\"teleport\",\"id\":\"t26\"}", "unknown_type", "t26"),
             new MalformedFrame("trailing comma", "{\"id\":\"t24\",\"type\":\"ping\",}", "bad_request", "t24"),
         };
     }

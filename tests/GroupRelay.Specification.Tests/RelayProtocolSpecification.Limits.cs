@@ -93,7 +93,7 @@ public abstract partial class RelayProtocolSpecification
         {
             o.MaxQueueBytes = 256 * 1024;
             o.MaxQueueFrames = 64;
-            o.CloseTimeout = TimeSpan.FromSeconds(60); // the sleeper reads only after the flood; the close frame must wait for it
+            o.CloseTimeout = TimeSpan.FromSeconds(120); // the sleeper reads only after the flood; the close frame must wait for it
         });
         RelayTestClient reader = await ConnectAsync("reader");
         RelayTestClient sleeper = await ConnectNotReadingAsync("sleeper");
@@ -109,11 +109,11 @@ public abstract partial class RelayProtocolSpecification
             }
 
             // Pace the flood by the reader, so only the sleeper falls behind.
-            readerSeqs.AddRange((await reader.CollectAsync("message", Batch)).Select(m => m.GetProperty("seq").GetInt64()));
+            readerSeqs.AddRange((await reader.CollectAsync("message", Batch, LongTimeout)).Select(m => m.GetProperty("seq").GetInt64()));
         }
 
         sleeper.StartReading();
-        (await sleeper.WaitForCloseAsync(TimeSpan.FromSeconds(60))).Should().Be(RelayCloseCodes.SlowConsumer);
+        (await sleeper.WaitForCloseAsync(LongTimeout)).Should().Be(RelayCloseCodes.SlowConsumer);
         reader.Socket.State.Should().Be(WebSocketState.Open);
         published.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
         readerSeqs.Should().Equal(published, "the reading client got every message, in order");

@@ -237,12 +237,12 @@ public abstract partial class RelayProtocolSpecification
             {
                 await client.SendAsync(Req("send", ("id", $"s{s}-{n}"), ("group", "team"), ("body", new { s, n })));
             }
-        }))).WaitAsync(Timeout + Timeout);
+        }))).WaitAsync(LongTimeout);
 
         var ackSeqs = new List<long>();
         foreach (RelayTestClient sender in senders)
         {
-            List<JsonElement> acks = await sender.CollectAsync("ack", PerSender, Timeout + Timeout);
+            List<JsonElement> acks = await sender.CollectAsync("ack", PerSender, LongTimeout);
             ackSeqs.AddRange(acks.Select(a => a.GetProperty("seq").GetInt64()));
             acks.Select(a => a.GetProperty("id").GetString()).Should().OnlyHaveUniqueItems();
         }
@@ -250,7 +250,7 @@ public abstract partial class RelayProtocolSpecification
         ackSeqs.Should().OnlyHaveUniqueItems().And.HaveCount(Senders * PerSender);
         foreach (RelayTestClient client in senders.Append(reader1).Append(reader2))
         {
-            List<JsonElement> messages = await client.CollectAsync("message", Senders * PerSender, Timeout + Timeout);
+            List<JsonElement> messages = await client.CollectAsync("message", Senders * PerSender, LongTimeout);
             long[] seqs = messages.Select(m => m.GetProperty("seq").GetInt64()).ToArray();
             seqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems($"{client.User} must see strictly increasing seq");
             seqs.Should().BeEquivalentTo(ackSeqs, "every acknowledged message reaches every connection");

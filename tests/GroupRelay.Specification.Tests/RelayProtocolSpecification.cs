@@ -25,6 +25,9 @@ public abstract partial class RelayProtocolSpecification : IAsyncLifetime
     /// <summary>Bounds every await on something that is not a <see cref="RelayTestClient"/> call (those time out themselves).</summary>
     protected static TimeSpan Timeout => RelayTestClient.DefaultTimeout;
 
+    /// <summary>For the few tests that move thousands of frames: generous, because a loaded CI machine may give them little CPU.</summary>
+    protected static TimeSpan LongTimeout => TimeSpan.FromSeconds(60);
+
     /// <summary>Creates the transport's server harness (not yet started).</summary>
     protected abstract RelayServerHarness CreateHarness();
 
