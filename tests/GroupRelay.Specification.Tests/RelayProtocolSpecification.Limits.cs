@@ -115,7 +115,7 @@ public abstract partial class RelayProtocolSpecification
         sleeper.StartReading();
         (await sleeper.WaitForCloseAsync(LongTimeout)).Should().Be(RelayCloseCodes.SlowConsumer);
         reader.Socket.State.Should().Be(WebSocketState.Open);
-        published.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        ShouldStrictlyIncrease(published, "the publisher");
         readerSeqs.Should().Equal(published, "the reading client got every message, in order");
 
         // What the sleeper got before the close is a prefix of the flood, in order.

@@ -133,6 +133,13 @@ public abstract partial class RelayProtocolSpecification : IAsyncLifetime
         frames.Where(f => type is null || Type(f) == type).Select(f => f.GetRawText()).Should().BeEmpty(because);
     }
 
+    /// <summary>Asserts that <paramref name="seqs"/> strictly increase (so they are also unique), naming the first step that does not.</summary>
+    protected static void ShouldStrictlyIncrease(IReadOnlyList<long> seqs, string who)
+    {
+        int bad = Enumerable.Range(1, Math.Max(0, seqs.Count - 1)).FirstOrDefault(i => seqs[i] <= seqs[i - 1]);
+        bad.Should().Be(0, $"{who} must see strictly increasing seq, but at position {bad} {(bad > 0 ? seqs[bad] : 0)} follows {(bad > 0 ? seqs[bad - 1] : 0)}");
+    }
+
     /// <summary>Polls a condition (server-side cleanup is asynchronous) every 20 ms until it holds or the deadline passes.</summary>
     protected static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan? within = null)
     {
