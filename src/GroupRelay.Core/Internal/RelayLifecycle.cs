@@ -62,8 +62,20 @@ internal sealed class RelayLifecycle
         var connection = new RelayConnection(connectionId, userId, socket, _options, _logger);
         _connections[connectionId] = connection;
         _metrics.ConnectionOpened();
-        connection.Outbound.Start();
+        try
+        {
+            return await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The writer starts only now, so welcome (queued first) leaves once the connection is in the online list
+            // and the group index, as PROTOCOL.md requires; a failed connection's writer sends its close frame.
+            connection.Outbound.Start();
+        }
+    }
 
+    private async Task<RelayConnection> RegisterAsync(RelayConnection connection, string connectionId, string userId, CancellationToken cancellationToken)
+    {
         if (string.IsNullOrEmpty(userId) || userId.Length > _options.MaxIdLength)
         {
             GroupRelayLog.InvalidUserId(_logger, connectionId, _options.MaxIdLength);
