@@ -12,7 +12,7 @@ namespace GroupRelay;
 /// <remarks>Thread-safe: the public members are immutable; frames may be queued to it from any thread.</remarks>
 public sealed class RelayConnection
 {
-    private readonly HashSet<string> _watched = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PresenceState?> _watched = new(StringComparer.Ordinal);
 
     internal RelayConnection(string connectionId, string userId, IRelaySocket socket, GroupRelayOptions options, ILogger logger)
     {
@@ -41,8 +41,11 @@ public sealed class RelayConnection
 
     internal TokenBucket? RateLimiter { get; }
 
-    /// <summary>Users this connection watches. Guarded by its own lock: touched by the receive loop and by disposal.</summary>
-    internal HashSet<string> Watched => _watched;
+    /// <summary>
+    /// Users this connection watches, with the state it last told the client about each (null: not told yet), so only
+    /// changes are pushed. Guarded by locking the dictionary: touched by the receive loop, presence events and disposal.
+    /// </summary>
+    internal Dictionary<string, PresenceState?> Watched => _watched;
 
     /// <inheritdoc />
     public override string ToString() => $"{ConnectionId} ({UserId})";

@@ -29,20 +29,27 @@ public sealed class RedisRelayNodeHost : IAsyncDisposable
 
     internal RedisRelayNode Node => Services.GetRequiredService<RedisRelayNode>();
 
-    public async Task StartAsync(string redisEndpoint, IMembershipSource membership, Action<GroupRelayOptions> configure, Action<RedisRelayOptions>? configureRedis = null, CancellationToken cancellationToken = default)
+    /// <param name="redisEndpoint">The test's own redis-server.</param>
+    /// <param name="membership">The membership source.</param>
+    /// <param name="configure">Relay options.</param>
+    /// <param name="configureRedis">Backplane options on top of the fast test defaults.</param>
+    /// <param name="addLast">Registrations that must come after the backplane (the specification harness's test services).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public async Task StartAsync(string redisEndpoint, IMembershipSource membership, Action<GroupRelayOptions> configure, Action<RedisRelayOptions>? configureRedis = null, Func<IGroupRelayBuilder, IGroupRelayBuilder>? addLast = null, CancellationToken cancellationToken = default)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddAuthentication(TestAuthHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);
         builder.Services.AddAuthorization();
-        builder.Services.AddGroupRelay(configure).AddMembershipSource(membership).AddRedis(redisEndpoint, options =>
+        IGroupRelayBuilder relay = builder.Services.AddGroupRelay(configure).AddMembershipSource(membership).AddRedis(redisEndpoint, options =>
         {
             options.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
             options.NodeTimeout = TimeSpan.FromSeconds(2);
             options.CommandTimeoutMilliseconds = 1000;
             configureRedis?.Invoke(options);
         });
+        addLast?.Invoke(relay);
         _app = builder.Build();
         _app.UseWebSockets();
         _app.UseAuthentication();

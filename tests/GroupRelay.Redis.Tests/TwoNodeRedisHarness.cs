@@ -30,8 +30,8 @@ public sealed class TwoNodeRedisHarness : RelayServerHarness
     public override async Task StartAsync(Action<GroupRelayOptions> configure, CancellationToken cancellationToken = default)
     {
         Redis = await RedisServer.StartAsync();
-        await NodeA.StartAsync(Redis.Endpoint, Membership, configure, cancellationToken: cancellationToken);
-        await NodeB.StartAsync(Redis.Endpoint, Membership, configure, cancellationToken: cancellationToken);
+        await NodeA.StartAsync(Redis.Endpoint, MembershipSource, configure, addLast: AddTestServices, cancellationToken: cancellationToken);
+        await NodeB.StartAsync(Redis.Endpoint, MembershipSource, configure, addLast: AddTestServices, cancellationToken: cancellationToken);
     }
 
     public override async Task StopAsync()

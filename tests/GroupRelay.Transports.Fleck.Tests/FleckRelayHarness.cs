@@ -44,7 +44,7 @@ public sealed class FleckRelayHarness : RelayServerHarness
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug);
         builder.Logging.AddProvider(Logs);
-        builder.Services.AddGroupRelay(configure).AddMembershipSource(Membership).AddFleckServer("ws://127.0.0.1:0", o =>
+        AddTestServices(builder.Services.AddGroupRelay(configure)).AddFleckServer("ws://127.0.0.1:0", o =>
         {
             o.Authenticate = info => Authenticate(info);
             ConfigureTransport?.Invoke(o);

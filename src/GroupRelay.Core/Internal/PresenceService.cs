@@ -53,7 +53,7 @@ internal sealed class PresenceService
             int newOnes = 0;
             foreach (string user in distinct)
             {
-                if (!connection.Watched.Contains(user))
+                if (!connection.Watched.ContainsKey(user))
                 {
                     newOnes++;
                 }
@@ -85,13 +85,22 @@ internal sealed class PresenceService
                     break;
                 }
 
-                if (connection.Watched.Add(user))
+                if (connection.Watched.TryAdd(user, null))
                 {
                     _watchers.Add(user, connection, out _);
                 }
             }
 
             PresenceState state = await _presence.GetStateAsync(user, cancellationToken).ConfigureAwait(false);
+            lock (connection.Watched)
+            {
+                // What the result tells the client, unless an event already told it something newer.
+                if (connection.Watched.TryGetValue(user, out PresenceState? told) && told is null)
+                {
+                    connection.Watched[user] = state;
+                }
+            }
+
             if (state.IsOnline)
             {
                 online.Add((user, state.Status));
@@ -124,7 +133,7 @@ internal sealed class PresenceService
     {
         lock (connection.Watched)
         {
-            foreach (string user in connection.Watched)
+            foreach (string user in connection.Watched.Keys)
             {
                 _watchers.Remove(user, connection, out _);
             }
@@ -159,10 +168,23 @@ internal sealed class PresenceService
 
         try
         {
-            byte[] frame = FrameWriter.PresenceEvent(userId, online, status);
+            var state = new PresenceState(online, status);
+            byte[]? frame = null;
             foreach (RelayConnection watcher in watchers)
             {
-                _router.Queue(watcher, frame);
+                lock (watcher.Watched)
+                {
+                    // Only changes are pushed: an event that repeats what this watcher was last told (for example an
+                    // 'online' that crossed a backplane after the watch result already said so) is not sent again.
+                    if (!watcher.Watched.TryGetValue(userId, out PresenceState? told) || told == state)
+                    {
+                        continue;
+                    }
+
+                    watcher.Watched[userId] = state;
+                }
+
+                _router.Queue(watcher, frame ??= FrameWriter.PresenceEvent(userId, online, status));
             }
         }
         catch (Exception ex)
