@@ -313,6 +313,11 @@ internal sealed class RelayLifecycle
         {
             // Each writer aborts its own socket at CloseTimeout; nothing more to wait for.
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host stopped waiting (its shutdown timeout): the writers still abort their sockets at CloseTimeout,
+            // and stopping must not fail because some clients were slow to answer.
+        }
     }
 
     /// <summary>Queues an <c>added</c>/<c>removed</c> frame to every connection of the user in this process.</summary>
