@@ -47,6 +47,9 @@ public sealed class RelayConnection
     /// </summary>
     internal Dictionary<string, PresenceState?> Watched => _watched;
 
+    /// <summary>Changes of watched users that arrived while their watch result was being built (guarded by <see cref="Watched"/>'s lock).</summary>
+    internal Dictionary<string, PresenceState>? PendingPresence { get; set; }
+
     /// <inheritdoc />
     public override string ToString() => $"{ConnectionId} ({UserId})";
 }

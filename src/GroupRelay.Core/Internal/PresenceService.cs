@@ -35,8 +35,11 @@ internal sealed class PresenceService
     /// <summary>Number of users watched by at least one connection (for tests: zero once everyone left).</summary>
     public int WatchedUserCount => _watchers.KeyCount;
 
-    /// <summary>Handles <c>watch</c>: returns the <c>presence</c> result frame, or an error message when over the bound.</summary>
-    public async ValueTask<(byte[]? Frame, string? Error)> WatchAsync(RelayConnection connection, string? id, List<string> users, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles <c>watch</c>: queues the <c>presence</c> result (then any change that came in while it was being
+    /// built), or returns an error message when over the bound.
+    /// </summary>
+    public async ValueTask<string?> WatchAsync(RelayConnection connection, string? id, List<string> users, CancellationToken cancellationToken)
     {
         var distinct = new List<string>(users.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -61,7 +64,7 @@ internal sealed class PresenceService
 
             if (connection.Watched.Count + newOnes > _options.MaxWatchedUsers)
             {
-                return (null, $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {connection.Watched.Count} and this request adds {newOnes}");
+                return $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {connection.Watched.Count} and this request adds {newOnes}";
             }
         }
 
@@ -69,6 +72,7 @@ internal sealed class PresenceService
         var online = new List<(string, string?)>();
         var offline = new List<string>();
         var forbidden = new List<string>();
+        var answered = new List<(string User, PresenceState State)>();
         foreach (string user in distinct)
         {
             if (!allowed.Contains(user))
@@ -92,14 +96,7 @@ internal sealed class PresenceService
             }
 
             PresenceState state = await _presence.GetStateAsync(user, cancellationToken).ConfigureAwait(false);
-            lock (connection.Watched)
-            {
-                // What the result tells the client, unless an event already told it something newer.
-                if (connection.Watched.TryGetValue(user, out PresenceState? told) && told is null)
-                {
-                    connection.Watched[user] = state;
-                }
-            }
+            answered.Add((user, state));
 
             if (state.IsOnline)
             {
@@ -111,7 +108,29 @@ internal sealed class PresenceService
             }
         }
 
-        return (FrameWriter.PresenceResult(id, online, offline, forbidden), null);
+        byte[] result = FrameWriter.PresenceResult(id, online, offline, forbidden);
+        lock (connection.Watched)
+        {
+            // The result comes first; a change that arrived while it was being built (held back in PendingPresence)
+            // follows it when it differs from what the result said, so the client ends on the newest state.
+            _router.Queue(connection, result);
+            foreach ((string user, PresenceState state) in answered)
+            {
+                if (!connection.Watched.ContainsKey(user))
+                {
+                    continue;
+                }
+
+                connection.Watched[user] = state;
+                if (connection.PendingPresence is { } pending && pending.Remove(user, out PresenceState change) && change != state)
+                {
+                    connection.Watched[user] = change;
+                    _router.Queue(connection, FrameWriter.PresenceEvent(user, change.IsOnline, change.Status));
+                }
+            }
+        }
+
+        return null;
     }
 
     public void Unwatch(RelayConnection connection, IEnumerable<string> users)
@@ -120,6 +139,7 @@ internal sealed class PresenceService
         {
             foreach (string user in users)
             {
+                connection.PendingPresence?.Remove(user);
                 if (connection.Watched.Remove(user))
                 {
                     _watchers.Remove(user, connection, out _);
@@ -139,6 +159,7 @@ internal sealed class PresenceService
             }
 
             connection.Watched.Clear();
+            connection.PendingPresence?.Clear();
         }
     }
 
@@ -174,17 +195,28 @@ internal sealed class PresenceService
             {
                 lock (watcher.Watched)
                 {
+                    if (!watcher.Watched.TryGetValue(userId, out PresenceState? told))
+                    {
+                        continue;
+                    }
+
+                    if (told is null)
+                    {
+                        // Its watch result is still being built: hold the change back so it cannot overtake the result.
+                        (watcher.PendingPresence ??= new Dictionary<string, PresenceState>(StringComparer.Ordinal))[userId] = state;
+                        continue;
+                    }
+
                     // Only changes are pushed: an event that repeats what this watcher was last told (for example an
                     // 'online' that crossed a backplane after the watch result already said so) is not sent again.
-                    if (!watcher.Watched.TryGetValue(userId, out PresenceState? told) || told == state)
+                    if (told == state)
                     {
                         continue;
                     }
 
                     watcher.Watched[userId] = state;
+                    _router.Queue(watcher, frame ??= FrameWriter.PresenceEvent(userId, online, status));
                 }
-
-                _router.Queue(watcher, frame ??= FrameWriter.PresenceEvent(userId, online, status));
             }
         }
         catch (Exception ex)

@@ -112,14 +112,10 @@ internal sealed class RequestDispatcher
 
             case RequestType.Watch:
             {
-                (byte[]? frame, string? error) = await _presenceService.WatchAsync(connection, request.Id, request.Users!, cancellationToken).ConfigureAwait(false);
-                if (frame is null)
+                string? error = await _presenceService.WatchAsync(connection, request.Id, request.Users!, cancellationToken).ConfigureAwait(false);
+                if (error is not null)
                 {
-                    SendError(connection, request.Id, RelayErrorCodes.BadRequest, error!);
-                }
-                else
-                {
-                    _router.Queue(connection, frame);
+                    SendError(connection, request.Id, RelayErrorCodes.BadRequest, error);
                 }
 
                 break;
