@@ -277,11 +277,14 @@ internal sealed class Orchestrator
         return settings;
     }
 
-    /// <summary>A fraction of SignalR's measured fan-out saturation (messages/s); without it, of the slowest system measured.</summary>
+    /// <summary>
+    /// A fraction of SignalR's measured fan-out saturation (messages/s; the lower of its two clients', so every system
+    /// and client can sustain it); without a SignalR figure, of the slowest system measured.
+    /// </summary>
     private double LatencyRate(int size)
     {
         IEnumerable<ResultRow> fanout = _results.Where(r => r.Scenario == "fanout" && r.GroupSize == size && r.GetExtra("messagesPerSec") > 0);
-        double? saturation = fanout.FirstOrDefault(r => r.System == SystemNames.SignalR)?.GetExtra("messagesPerSec")
+        double? saturation = fanout.Where(r => r.System is SystemNames.SignalR or SystemNames.SignalRLite).Select(r => r.GetExtra("messagesPerSec")).Min()
             ?? fanout.Select(r => r.GetExtra("messagesPerSec")).Min();
         return Math.Max(10, Math.Round((saturation ?? 200) * _options.LatencyFraction));
     }

@@ -26,7 +26,7 @@ public static class Program
             return system switch
             {
                 SystemNames.GroupRelay => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, ct)),
-                SystemNames.SignalR => await ServerProcess.RunAsync(ct => SignalRServer.StartAsync(sizes, ct)),
+                SystemNames.SignalR or SystemNames.SignalRLite => await ServerProcess.RunAsync(ct => SignalRServer.StartAsync(sizes, ct)),
                 SystemNames.Raw => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, ct)),
                 _ => Fail("unknown server system '" + system + "' (the Fleck server is bench/GroupRelay.LoadTest.FleckServer)"),
             };

@@ -42,18 +42,21 @@ internal static class Report
             }
 
             sb.AppendLine("### " + figure.Title).AppendLine();
-            sb.Append("| group size | ").AppendJoin(" | ", systems.Select(SystemNames.Display)).AppendLine(" | GroupRelay/SignalR | GroupRelay/ceiling | load avg (1m) |");
-            sb.Append("| ---: | ").AppendJoin(" | ", systems.Select(_ => "---:")).AppendLine(" | ---: | ---: | ---: |");
+            bool lite = systems.Contains(SystemNames.SignalRLite);
+            sb.Append("| group size | ").AppendJoin(" | ", systems.Select(SystemNames.Display)).Append(" | GroupRelay/SignalR | ")
+              .Append(lite ? "GroupRelay/SignalR (lite client) | " : string.Empty).AppendLine("GroupRelay/ceiling | load avg (1m) |");
+            sb.Append("| ---: | ").AppendJoin(" | ", systems.Select(_ => "---:")).Append(lite ? " | ---:" : string.Empty).AppendLine(" | ---: | ---: | ---: |");
             foreach (int? size in rows.Select(r => r.GroupSize).Distinct().OrderBy(s => s))
             {
                 ResultRow? Get(string system) => rows.FirstOrDefault(r => r.System == system && r.GroupSize == size);
                 double? gr = Get(SystemNames.GroupRelay) is { } g ? figure.Value(g) : null;
                 double? sr = Get(SystemNames.SignalR) is { } s ? figure.Value(s) : null;
+                double? srLite = Get(SystemNames.SignalRLite) is { } sl ? figure.Value(sl) : null;
                 double? raw = Get(SystemNames.Raw) is { } c ? figure.Value(c) : null;
                 string loads = string.Join(" / ", systems.Select(sys => Get(sys)?.GetExtra("loadAverage1m") is double l ? l.ToString("0.0", CultureInfo.InvariantCulture) : "-"));
                 sb.Append("| ").Append(size?.ToString(CultureInfo.InvariantCulture) ?? "-").Append(" | ")
                   .AppendJoin(" | ", systems.Select(sys => Format(Get(sys) is { } r ? figure.Value(r) : null, figure.Format)))
-                  .Append(" | ").Append(Ratio(gr, sr)).Append(" | ").Append(Ratio(gr, raw)).Append(" | ").Append(loads).AppendLine(" |");
+                  .Append(" | ").Append(Ratio(gr, sr)).Append(lite ? " | " + Ratio(gr, srLite) : string.Empty).Append(" | ").Append(Ratio(gr, raw)).Append(" | ").Append(loads).AppendLine(" |");
             }
 
             sb.AppendLine();

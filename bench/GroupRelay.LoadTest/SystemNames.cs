@@ -5,10 +5,11 @@ internal static class SystemNames
 {
     public const string GroupRelay = "grouprelay";
     public const string SignalR = "signalr";
+    public const string SignalRLite = "signalr-lite";
     public const string Raw = "raw";
     public const string Fleck = "grouprelay-fleck";
 
-    public static readonly string[] All = { GroupRelay, SignalR, Raw, Fleck };
+    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, Fleck };
 
     /// <summary>A mandatory system that fails makes the run fail; an optional one is skipped with one line.</summary>
     public static bool IsMandatory(string system) => system != Fleck;
@@ -17,6 +18,7 @@ internal static class SystemNames
     {
         GroupRelay => "GroupRelay (ASP.NET Core)",
         SignalR => "SignalR",
+        SignalRLite => "SignalR (lite client)",
         Raw => "raw ceiling",
         Fleck => "GroupRelay (Fleck)",
         _ => system,

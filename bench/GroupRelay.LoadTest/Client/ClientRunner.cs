@@ -61,6 +61,7 @@ internal sealed class ClientRunner
     private IBenchConnection Create(string user, string? target) => _settings.System switch
     {
         SystemNames.SignalR => new SignalRBenchConnection(new Uri(_settings.BaseUri, "/hub"), user, _sink),
+        SystemNames.SignalRLite => new SignalRLiteConnection(new Uri(_settings.WsBaseUri, "/hub"), user, _sink),
         SystemNames.Raw => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/ws?user=" + user + "&target=" + target), raw: true, _sink),
         _ => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/relay?access_token=" + user), raw: false, _sink),
     };
