@@ -133,8 +133,19 @@ internal sealed class OutboundQueue
         CancellationToken abort = _abort.Token;
         try
         {
-            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            while (true)
             {
+                // Wait without the token: a single-reader channel then reuses one waiter for the life of the
+                // connection, where a cancellable wait allocates a new one (~100 B) at every wake-up, i.e. per
+                // delivery. Every path that cancels _abort completes the channel first, so the wait still ends at
+                // once, and the check after it keeps the cancelled exit exactly as it was.
+                bool more = await reader.WaitToReadAsync().ConfigureAwait(false);
+                abort.ThrowIfCancellationRequested();
+                if (!more)
+                {
+                    break;
+                }
+
                 while (reader.TryRead(out ReadOnlyMemory<byte> frame))
                 {
                     Dequeued(frame.Length);
