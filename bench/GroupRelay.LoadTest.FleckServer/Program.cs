@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.Linq;
 using System.Threading.Tasks;
+using Fleck;
 using GroupRelay.LoadTest.Servers;
 using GroupRelay.Transports.Fleck;
 
@@ -20,6 +21,14 @@ public static class Program
     {
         int i = Array.IndexOf(args, "--sizes");
         int[] sizes = (i >= 0 && i + 1 < args.Length ? args[i + 1] : "10,100,1000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        // Fleck logs to the console by default; stdout is the server's protocol with the orchestrator.
+        FleckLog.LogAction = (level, message, ex) =>
+        {
+            if (level >= LogLevel.Error)
+            {
+                Console.Error.WriteLine(message + (ex is null ? string.Empty : " " + ex.Message));
+            }
+        };
         return ServerProcess.RunAsync(_ =>
         {
             FleckRelayServer server = FleckRelayServer.Create(

@@ -122,7 +122,18 @@ internal sealed class Orchestrator
 
         using ChildProcess server = ChildProcess.Start(serverCommand, _pin ? 0 : null);
         int port = 0;
-        string? line = await server.ReadLineAsync(TimeSpan.FromSeconds(60));
+        // A server may log before it listens (Fleck does); everything before LISTENING is ignored, within a minute.
+        string? line = null;
+        long startDeadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (Stopwatch.GetTimestamp() < startDeadline)
+        {
+            line = await server.ReadLineAsync(TimeSpan.FromSeconds(Math.Max(1, (startDeadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)));
+            if (line is null || line.StartsWith("LISTENING ", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal) || !int.TryParse(line.AsSpan("LISTENING ".Length), CultureInfo.InvariantCulture, out port))
         {
             Fail(system, scenario, $"the {SystemNames.Display(system)} server did not start (first line: {line ?? "none"}; exit: {(server.HasExited ? server.ExitCode.ToString(CultureInfo.InvariantCulture) : "still running")}):\n{server.StderrTail()}");
