@@ -14,6 +14,7 @@ namespace GroupRelay.Benchmarks;
 [InvocationCount(256, 1)]
 public class DisconnectBenchmarks
 {
+    private const int Residents = 1000;
     private readonly List<RelaySession> _sessions = new();
     private RelayFixture? _fixture;
     private string[] _users = Array.Empty<string>();
@@ -42,7 +43,7 @@ public class DisconnectBenchmarks
         _fixture = new RelayFixture(user => groupsOfUser.TryGetValue(user, out string[]? groups) ? groups : Array.Empty<string>());
         for (int k = 0; k < TotalGroups; k++)
         {
-            _fixture.Directory.AddMemberAsync("bg" + k, "resident" + (k % 1000)).AsTask().GetAwaiter().GetResult();
+            _fixture.Directory.AddMemberAsync("bg" + k, "resident" + (k % Residents)).AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -55,11 +56,32 @@ public class DisconnectBenchmarks
         {
             _sessions.Add(_fixture!.Handler.AcceptAsync(user, new CountingSocket(_fixture.Counter)).GetAwaiter().GetResult());
         }
+
+        // Guard the set-up: every churning user must be in the index, or the benchmark would measure nothing.
+        if (_fixture!.Directory.UserCount != Residents + _users.Length)
+        {
+            throw new InvalidOperationException($"expected {Residents + _users.Length} users in the group index, found {_fixture.Directory.UserCount}");
+        }
     }
 
-    /// <summary>Forgets the disposed sessions.</summary>
+    /// <summary>
+    /// Disconnects what the iteration did not (BenchmarkDotNet's jitting stage runs a single invocation), so every
+    /// iteration starts with the churning users offline, then checks the index is back to the residents alone.
+    /// </summary>
     [IterationCleanup]
-    public void Forget() => _sessions.Clear();
+    public void DisconnectRest()
+    {
+        for (int i = _next; i < _sessions.Count; i++)
+        {
+            _sessions[i].DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        _sessions.Clear();
+        if (_fixture!.Directory.UserCount != Residents)
+        {
+            throw new InvalidOperationException($"after the disconnects, {_fixture.Directory.UserCount - Residents} churning users are still in the group index");
+        }
+    }
 
     /// <summary>Disposes the relay.</summary>
     [GlobalCleanup]

@@ -16,7 +16,7 @@ public static class Program
     public static void Main(string[] args)
     {
         IConfig config = DefaultConfig.Instance
-            .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddDiagnoser(MemoryDiagnoser.Default, ExceptionDiagnoser.Default)
             .AddColumn(PerDeliveryColumn.Time, PerDeliveryColumn.Allocation);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
     }
