@@ -137,10 +137,16 @@ internal sealed class OutboundQueue
             {
                 // Wait without the token: a single-reader channel then reuses one waiter for the life of the
                 // connection, where a cancellable wait allocates a new one (~100 B) at every wake-up, i.e. per
-                // delivery. Every path that cancels _abort completes the channel first, so the wait still ends at
-                // once, and the check after it keeps the cancelled exit exactly as it was.
+                // delivery. Every path that cancels _abort completes the channel first, so the wait still ends at once.
                 bool more = await reader.WaitToReadAsync().ConfigureAwait(false);
-                abort.ThrowIfCancellationRequested();
+                if (abort.IsCancellationRequested)
+                {
+                    // The cancelled exit, without throwing: every disconnect comes this way (TransportEnded), and an
+                    // exception per connection is the dearest part of closing one.
+                    Aborted();
+                    return;
+                }
+
                 if (!more)
                 {
                     break;
@@ -180,11 +186,7 @@ internal sealed class OutboundQueue
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
-            if (!_transportEnded.Task.IsCompleted)
-            {
-                GroupRelayLog.CloseTimedOut(_logger, _connectionId, _options.CloseTimeout);
-                _socket.Abort();
-            }
+            Aborted();
         }
         catch (Exception ex)
         {
@@ -199,6 +201,15 @@ internal sealed class OutboundQueue
             {
                 Dequeued(frame.Length);
             }
+        }
+    }
+
+    private void Aborted()
+    {
+        if (!_transportEnded.Task.IsCompleted)
+        {
+            GroupRelayLog.CloseTimedOut(_logger, _connectionId, _options.CloseTimeout);
+            _socket.Abort();
         }
     }
 
