@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every GroupRelay test. On a fresh Debian machine with the .NET SDK it first installs what the tests need
-# (Debian's chromium for the browser test), then decides whether the Fleck transport can be built (Fleck 1.2.0 is
+# (Debian's chromium for the browser tests, redis-server for the scale-out tests), then decides whether the Fleck transport can be built (Fleck 1.2.0 is
 # not on every NuGet feed), then runs `dotnet test`. Plain `dotnet test` works too once the prerequisites exist.
 #
 #   ./test.sh                 every test
@@ -13,6 +13,7 @@ log() { printf '[test.sh] %s\n' "$*"; }
 # 1. Debian packages the tests start themselves (they never expect a running service).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing missing Debian packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -17,7 +17,8 @@ public static class GroupRelayServiceCollectionExtensions
         => services.AddGroupRelay(static _ => { });
 
     /// <summary>
-    /// Adds GroupRelay: the in-memory online list and group index (unless others are registered), the relay core,
+    /// Adds GroupRelay: the in-memory online list and group index and the in-process backplane (unless others are
+    /// registered), the relay core,
     /// <see cref="IGroupRelay"/> for host code, and a hosted service that closes connections with 1001 at shutdown.
     /// Options are validated when the host starts.
     /// </summary>
@@ -40,6 +41,7 @@ public static class GroupRelayServiceCollectionExtensions
         services.TryAddSingleton<IPresenceRegistry>(sp => sp.GetRequiredService<InMemoryPresenceRegistry>());
         services.TryAddSingleton<InMemoryGroupDirectory>();
         services.TryAddSingleton<IGroupDirectory>(sp => sp.GetRequiredService<InMemoryGroupDirectory>());
+        services.TryAddSingleton<IRelayBackplane, InProcessRelayBackplane>();
         services.TryAddSingleton<RelayRuntime>();
         services.TryAddSingleton(sp => sp.GetRequiredService<RelayRuntime>().Handler);
         services.TryAddSingleton<IGroupRelay, GroupRelayService>();

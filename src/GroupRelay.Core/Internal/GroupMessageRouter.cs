@@ -30,6 +30,7 @@ internal sealed class GroupMessageRouter
     private readonly ILogger _logger;
     private readonly GroupRelayOptions _options;
     private readonly TimeProvider _clock;
+    private IRelayBackplane? _scaleOut;
 
     public GroupMessageRouter(IGroupDirectory directory, IPresenceRegistry presence, RelayMetrics metrics, ILogger logger, GroupRelayOptions options, TimeProvider clock)
     {
@@ -40,6 +41,12 @@ internal sealed class GroupMessageRouter
         _options = options;
         _clock = clock;
     }
+
+    /// <summary>
+    /// Sends every message through <paramref name="backplane"/> from now on; the in-process default keeps the local
+    /// path below (no indirection, no extra allocation).
+    /// </summary>
+    public void UseBackplane(IRelayBackplane backplane) => _scaleOut = backplane is InProcessRelayBackplane ? null : backplane;
 
     /// <summary>Routes a message to a group.</summary>
     /// <param name="group">The target group.</param>
@@ -57,15 +64,30 @@ internal sealed class GroupMessageRouter
             return new RouteResult(true, 0, 0);
         }
 
+        if (_scaleOut is not null)
+        {
+            long published = await _scaleOut.PublishMessageAsync(group, from, body, bodyIsCompact, sender, echo, cancellationToken).ConfigureAwait(false);
+            _metrics.MessageRouted(0, started);
+            return new RouteResult(false, published, 0);
+        }
+
         IReadOnlyList<string> members = await _directory.GetMembersAsync(group, cancellationToken).ConfigureAwait(false);
-        RelayConnection? skip = echo ? null : sender;
+        return SequenceAndQueue(group, from, body.Span, bodyIsCompact, echo ? null : sender, members, started);
+    }
+
+    /// <summary>
+    /// The in-process path: under the group's lock, take the next seq, write the frame once and queue it to every
+    /// connection of <paramref name="members"/> held by this process.
+    /// </summary>
+    public RouteResult SequenceAndQueue(string group, string from, ReadOnlySpan<byte> body, bool bodyIsCompact, RelayConnection? skip, IReadOnlyList<string> members, long started)
+    {
         GroupSequence sequence = _sequences.GetOrAdd(group, static _ => new GroupSequence());
         long seq;
         int deliveries;
         lock (sequence)
         {
             seq = ++sequence.Last;
-            byte[] frame = FrameWriter.Message(group, from, seq, _clock.GetUtcNow().ToUnixTimeMilliseconds(), body.Span, bodyIsCompact);
+            byte[] frame = FrameWriter.Message(group, from, seq, _clock.GetUtcNow().ToUnixTimeMilliseconds(), body, bodyIsCompact);
             deliveries = QueueToMembers(members, frame, skip);
         }
 
@@ -98,6 +120,34 @@ internal sealed class GroupMessageRouter
 
         return deliveries;
     }
+
+    /// <summary>Like the other overload, skipping the connection with id <paramref name="skipConnectionId"/> (a backplane knows ids, not objects).</summary>
+    public int QueueToMembersSkipping(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, string? skipConnectionId)
+    {
+        if (skipConnectionId is null)
+        {
+            return QueueToMembers(users, frame, skip: null);
+        }
+
+        int deliveries = 0;
+        for (int i = 0; i < users.Count; i++)
+        {
+            IReadOnlyList<RelayConnection> connections = _presence.GetLocalConnections(users[i]);
+            for (int j = 0; j < connections.Count; j++)
+            {
+                RelayConnection connection = connections[j];
+                if (!string.Equals(connection.ConnectionId, skipConnectionId, StringComparison.Ordinal) && Queue(connection, frame))
+                {
+                    deliveries++;
+                }
+            }
+        }
+
+        return deliveries;
+    }
+
+    /// <summary>The open connections of a user held by this process.</summary>
+    public IReadOnlyList<RelayConnection> LocalConnections(string userId) => _presence.GetLocalConnections(userId);
 
     /// <summary>Queues one frame to one connection, accounting for what cannot be queued.</summary>
     public bool Queue(RelayConnection connection, ReadOnlyMemory<byte> frame)

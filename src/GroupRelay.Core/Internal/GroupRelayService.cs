@@ -43,14 +43,14 @@ internal sealed class GroupRelayService : IGroupRelay
     {
         CheckId(userId, nameof(userId));
         CheckId(groupId, nameof(groupId));
-        return _runtime.Lifecycle.AddUserToGroupAsync(userId, groupId, cancellationToken);
+        return _runtime.Backplane.ChangeMembershipAsync(userId, groupId, add: true, cancellationToken);
     }
 
     public Task<bool> RemoveUserFromGroupAsync(string userId, string groupId, CancellationToken cancellationToken = default)
     {
         CheckId(userId, nameof(userId));
         CheckId(groupId, nameof(groupId));
-        return _runtime.Lifecycle.RemoveUserFromGroupAsync(userId, groupId, cancellationToken);
+        return _runtime.Backplane.ChangeMembershipAsync(userId, groupId, add: false, cancellationToken);
     }
 
     public ValueTask<IReadOnlyList<string>> GetOnlineMembersAsync(string groupId, CancellationToken cancellationToken = default)

@@ -133,8 +133,23 @@ internal sealed class PresenceService
         }
     }
 
-    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection watching it.</summary>
+    /// <summary>A scale-out backplane, or null for the in-process default (events are then queued here directly).</summary>
+    public IRelayBackplane? Backplane { get; set; }
+
+    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection watching it (on every node).</summary>
     public void Notify(string userId, bool online, string? status)
+    {
+        if (Backplane is not null)
+        {
+            Backplane.PublishPresence(userId, online, status);
+            return;
+        }
+
+        NotifyLocal(userId, online, status);
+    }
+
+    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection of this process watching it.</summary>
+    public void NotifyLocal(string userId, bool online, string? status)
     {
         RelayConnection[] watchers = _watchers.Get(userId);
         if (watchers.Length == 0)

@@ -49,6 +49,9 @@ internal sealed class RelayLifecycle
 
     public UserGate Gate => _gate;
 
+    /// <summary>A scale-out backplane, or null for the in-process default (events are then queued here directly).</summary>
+    public IRelayBackplane? Backplane { get; set; }
+
     /// <summary>
     /// Accepts a connection: loads membership, registers it, and queues <c>welcome</c> as its first frame.
     /// On failure the connection is already closing (1011) when this returns.
@@ -100,7 +103,9 @@ internal sealed class RelayLifecycle
                 return connection;
             }
 
-            bool wasOnline = (await _presence.GetStateAsync(userId, CancellationToken.None).ConfigureAwait(false)).IsOnline;
+            // Local, not global: the group index of this process must be filled for this user whether or not the user
+            // is online on another node. With one process the two are the same.
+            bool wasOnline = _presence.GetLocalConnections(userId).Count > 0;
             IReadOnlyCollection<string> current = wasOnline ? await _directory.GetGroupsAsync(userId, CancellationToken.None).ConfigureAwait(false) : Array.Empty<string>();
             var currentSet = new HashSet<string>(current, StringComparer.Ordinal);
             var loadedSet = new HashSet<string>(groups, StringComparer.Ordinal);
@@ -118,7 +123,7 @@ internal sealed class RelayLifecycle
 
             // Welcome goes into the queue before the connection becomes reachable, so it is always the first frame.
             _router.Queue(connection, FrameWriter.Welcome(connectionId, userId, groups));
-            await _presence.AddConnectionAsync(connection, CancellationToken.None).ConfigureAwait(false);
+            bool first = await _presence.AddConnectionAsync(connection, CancellationToken.None).ConfigureAwait(false);
 
             if (wasOnline)
             {
@@ -133,8 +138,9 @@ internal sealed class RelayLifecycle
                     AnnounceMembership(userId, group, added: false, except: connection);
                 }
             }
-            else
+            else if (first)
             {
+                // First connection anywhere (with a backplane the user may already be online on another node).
                 foreach (string group in groups)
                 {
                     AnnounceMember(group, userId, joined: true);
@@ -168,7 +174,8 @@ internal sealed class RelayLifecycle
                 bool last = await _presence.RemoveConnectionAsync(connection).ConfigureAwait(false);
 
                 // Also when the connection never became reachable (closed while connecting): leave nothing behind.
-                if (!(await _presence.GetStateAsync(connection.UserId).ConfigureAwait(false)).IsOnline)
+                // Local, not global: the user may still be online on another node, which keeps its own index.
+                if (_presence.GetLocalConnections(connection.UserId).Count == 0)
                 {
                     IReadOnlyCollection<string> groups = await _directory.RemoveUserAsync(connection.UserId).ConfigureAwait(false);
                     if (last)
@@ -220,6 +227,35 @@ internal sealed class RelayLifecycle
         }
     }
 
+    /// <summary>
+    /// The part of a run-time membership change that concerns this process (called by a backplane on every node that
+    /// holds a connection of the user): the group index and <c>added</c>/<c>removed</c> to the user's connections here.
+    /// </summary>
+    public async Task<bool> ApplyLocalMembershipChangeAsync(string userId, string groupId, bool add, CancellationToken cancellationToken)
+    {
+        using (await _gate.EnterAsync(userId, cancellationToken).ConfigureAwait(false))
+        {
+            if (_presence.GetLocalConnections(userId).Count == 0)
+            {
+                return false;
+            }
+
+            bool changed = add
+                ? await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false)
+                : await _directory.RemoveMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+            if (changed)
+            {
+                byte[] own = FrameWriter.MembershipEvent(add, groupId);
+                foreach (RelayConnection connection in _presence.GetLocalConnections(userId))
+                {
+                    _router.Queue(connection, own);
+                }
+            }
+
+            return changed;
+        }
+    }
+
     /// <summary>Closes every connection with <paramref name="closeCode"/> and waits (bounded by CloseTimeout) until they are gone.</summary>
     public async Task CloseAllAsync(int closeCode, string reason, CancellationToken cancellationToken)
     {
@@ -264,6 +300,12 @@ internal sealed class RelayLifecycle
     {
         if (!_options.SendJoinLeaveEvents)
         {
+            return;
+        }
+
+        if (Backplane is not null)
+        {
+            Backplane.PublishMemberEvent(groupId, userId, joined);
             return;
         }
 

@@ -59,6 +59,9 @@ internal sealed class RelayMetrics : IDisposable
         _fanoutDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
 
+    /// <summary>Frames of messages that a backplane delivered to this node's connections.</summary>
+    public void Delivered(int deliveries) => _deliveries.Add(deliveries);
+
     public void Dropped(string reason) => _drops.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RequestError(string code) => _requestErrors.Add(1, new KeyValuePair<string, object?>("code", code));

@@ -26,6 +26,17 @@ internal sealed class RelayRuntime : IDisposable
         Router = new GroupMessageRouter(Directory, Presence, Metrics, logger, Options, services.GetService<TimeProvider>() ?? TimeProvider.System);
         PresenceService = new PresenceService(Presence, policy, Router, Options, logger);
         Lifecycle = new RelayLifecycle(membership, Presence, Directory, Router, PresenceService, Metrics, Options, logger);
+        LocalDelivery = new RelayLocalDelivery(Router, PresenceService, Directory, Metrics, Options, services.GetService<TimeProvider>() ?? TimeProvider.System, logger);
+        LocalDelivery.SetLifecycle(Lifecycle);
+        Backplane = services.GetService<IRelayBackplane>() ?? new InProcessRelayBackplane();
+        Backplane.Attach(LocalDelivery);
+        if (Backplane is not InProcessRelayBackplane)
+        {
+            Router.UseBackplane(Backplane);
+            Lifecycle.Backplane = Backplane;
+            PresenceService.Backplane = Backplane;
+        }
+
         var dispatcher = new RequestDispatcher(new RequestParser(Options), Router, PresenceService, Presence, Directory, Lifecycle, Metrics, Options, logger);
         Handler = new RelayConnectionHandler(Lifecycle, dispatcher, Options, logger);
     }
@@ -45,6 +56,11 @@ internal sealed class RelayRuntime : IDisposable
     public RelayLifecycle Lifecycle { get; }
 
     public RelayConnectionHandler Handler { get; }
+
+    /// <summary>What carries messages and events to the other nodes (the in-process default when there are none).</summary>
+    public IRelayBackplane Backplane { get; }
+
+    public RelayLocalDelivery LocalDelivery { get; }
 
     public void Dispose() => Metrics.Dispose();
 }

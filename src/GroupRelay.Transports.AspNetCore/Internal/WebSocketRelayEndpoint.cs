@@ -95,6 +95,13 @@ internal sealed class WebSocketRelayEndpoint
                     return;
                 }
 
+                if (peek.EndOfMessage)
+                {
+                    // An empty message: there is nothing more to read for it.
+                    await DispatchAsync(session, peek.MessageType, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+                    continue;
+                }
+
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
                 try
                 {
@@ -134,19 +141,12 @@ internal sealed class WebSocketRelayEndpoint
                         return;
                     }
 
-                    if (tooLarge || session.IsClosing)
+                    if (tooLarge)
                     {
                         continue;
                     }
 
-                    if (result.MessageType == WebSocketMessageType.Binary)
-                    {
-                        session.ReceiveBinary();
-                    }
-                    else
-                    {
-                        await session.ReceiveTextAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
-                    }
+                    await DispatchAsync(session, result.MessageType, buffer.AsMemory(0, length)).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -170,6 +170,22 @@ internal sealed class WebSocketRelayEndpoint
         {
             TransportLog.ReceiveEnded(_logger, session.Connection.ConnectionId, reason);
         }
+    }
+
+    private static ValueTask DispatchAsync(RelaySession session, WebSocketMessageType type, ReadOnlyMemory<byte> payload)
+    {
+        if (session.IsClosing)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (type == WebSocketMessageType.Binary)
+        {
+            session.ReceiveBinary();
+            return ValueTask.CompletedTask;
+        }
+
+        return session.ReceiveTextAsync(payload);
     }
 
     private static Task OnCloseAsync(WebSocket webSocket, RelaySession session)

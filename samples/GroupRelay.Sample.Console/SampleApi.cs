@@ -1,0 +1,80 @@
+using System;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.BearerToken;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GroupRelay.Sample;
+
+/// <summary>The sample's HTTP API: demo login, the user list for the login picker, and the caller's friends.</summary>
+internal static class SampleApi
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        RouteGroupBuilder api = app.MapGroup("/api");
+        api.MapPost("/login", LoginAsync);
+        api.MapGet("/users", async (SampleDatabase db, CancellationToken ct) => Results.Ok(await db.GetUsersAsync(ct)));
+        api.MapGet("/me", (ClaimsPrincipal user) => Results.Ok(new { user = UserId(user) })).RequireAuthorization();
+        api.MapGet("/me/friends", async (ClaimsPrincipal user, SampleDatabase db, CancellationToken ct)
+            => Results.Ok(new { friends = await db.GetFriendsOfAsync(UserId(user), ct) })).RequireAuthorization();
+    }
+
+    /// <summary>
+    /// DEMO LOGIN, NO PASSWORD: anyone may log in as any user in the database. It shows how a real login hands the
+    /// relay a token; a real application checks credentials here.
+    /// </summary>
+    private static async Task<IResult> LoginAsync(HttpContext http, SampleDatabase db, IOptionsMonitor<BearerTokenOptions> bearerOptions, ILoggerFactory loggers)
+    {
+        string? user;
+        try
+        {
+            using JsonDocument body = await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
+            user = body.RootElement.ValueKind == JsonValueKind.Object
+                && body.RootElement.TryGetProperty("user", out JsonElement value)
+                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return Problem("the body must be JSON like {\"user\":\"alice\"}");
+        }
+
+        if (string.IsNullOrEmpty(user) || user.Length > SampleSeed.MaxIdLength)
+        {
+            return Problem("the body must be JSON like {\"user\":\"alice\"}, with \"user\" a string of 1 to 128 characters");
+        }
+
+        ILogger logger = loggers.CreateLogger("GroupRelay.Sample.Login");
+        if (!await db.UserExistsAsync(user, http.RequestAborted))
+        {
+            SampleLog.LoginUnknownUser(logger, user);
+            return Results.NotFound(new { error = $"there is no user '{user}' in the sample database" });
+        }
+
+        // The same ticket and protector the bearer token handler uses (what Results.SignIn would write), returned
+        // in the sample's own shape {"token": ...}. The protector's keys live in the sample database.
+        BearerTokenOptions options = bearerOptions.Get(BearerTokenDefaults.AuthenticationScheme);
+        DateTimeOffset now = (options.TimeProvider ?? TimeProvider.System).GetUtcNow();
+        var identity = new ClaimsIdentity(
+            new[] { new Claim(ClaimTypes.NameIdentifier, user), new Claim(ClaimTypes.Name, user) },
+            BearerTokenDefaults.AuthenticationScheme);
+        var ticket = new AuthenticationTicket(
+            new ClaimsPrincipal(identity),
+            new AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now + options.BearerTokenExpiration },
+            BearerTokenDefaults.AuthenticationScheme);
+        string token = options.BearerTokenProtector.Protect(ticket);
+        SampleLog.DemoLogin(logger, user);
+        return Results.Ok(new { token, user, expiresIn = (long)options.BearerTokenExpiration.TotalSeconds });
+    }
+
+    private static IResult Problem(string message) => Results.BadRequest(new { error = message });
+
+    private static string UserId(ClaimsPrincipal user)
+        => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity?.Name ?? throw new InvalidOperationException("authenticated user without id");
+}

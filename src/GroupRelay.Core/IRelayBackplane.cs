@@ -1,0 +1,70 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay;
+
+/// <summary>
+/// Carries what one relay node must tell the others: group messages (with their global <c>seq</c>), <c>joined</c> and
+/// <c>left</c> events, presence events, and run-time membership changes. The default keeps everything in this process;
+/// a scale-out package (for example <c>AddRedis()</c>) replaces it so several nodes behave as one server.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The relay calls <see cref="Attach"/> once, when it is built, with the <see cref="RelayLocalDelivery"/> of this node.
+/// A backplane delivers everything it carries, including what this node published itself, through that object, so
+/// every node (this one included) sees the same order.
+/// </para>
+/// <para>
+/// Thread-safety: every member is called concurrently from many connections. The event methods
+/// (<see cref="PublishMemberEvent"/>, <see cref="PublishPresence"/>) are called while the relay holds a user's lock:
+/// they must not block (queue or fire and forget) and must not throw.
+/// </para>
+/// <para>
+/// Ordering contract: for one group, the messages that <see cref="PublishMessageAsync"/> numbers must reach
+/// <see cref="RelayLocalDelivery.DeliverMessage"/> on every node in increasing <c>seq</c>, one at a time.
+/// </para>
+/// </remarks>
+public interface IRelayBackplane
+{
+    /// <summary>Called once by the relay before any other member, with this node's local delivery.</summary>
+    /// <param name="localDelivery">Queues frames to the connections of this node.</param>
+    void Attach(RelayLocalDelivery localDelivery);
+
+    /// <summary>
+    /// Assigns the group's next <c>seq</c> and delivers the <c>message</c> to every connection of every online member of
+    /// the group on every node. The sender's membership has already been checked.
+    /// </summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="from">The sender stamped into the frame.</param>
+    /// <param name="body">The body, already validated JSON; only read before the returned task completes.</param>
+    /// <param name="bodyIsCompact">Whether the body can be copied into the frame as is.</param>
+    /// <param name="sender">The sending connection, or null for server-side publishing.</param>
+    /// <param name="echo">False when <paramref name="sender"/> must not receive its own message.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The <c>seq</c> the message got. When <paramref name="sender"/> gets the echo, it is queued before this completes.</returns>
+    ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends <c>joined</c> or <c>left</c> about <paramref name="userId"/> to the group's other online members on every node.</summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="userId">The user who came online in the group (or was added) or went offline (or was removed).</param>
+    /// <param name="joined">True for <c>joined</c>, false for <c>left</c>.</param>
+    void PublishMemberEvent(string groupId, string userId, bool joined);
+
+    /// <summary>Sends a <c>presence</c> event about <paramref name="userId"/> to every connection watching that user on every node.</summary>
+    /// <param name="userId">The user whose state changed.</param>
+    /// <param name="online">Whether the user is online.</param>
+    /// <param name="status">The user's status, or null.</param>
+    void PublishPresence(string userId, bool online, string? status);
+
+    /// <summary>
+    /// Adds a user to a group, or removes it, on every node that holds a connection of the user (each sends
+    /// <c>added</c> or <c>removed</c> to its connections of the user), and sends <c>joined</c> or <c>left</c> once.
+    /// </summary>
+    /// <param name="userId">The user.</param>
+    /// <param name="groupId">The group.</param>
+    /// <param name="add">True to add, false to remove.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>False when the user is offline, or already a member (add), or not a member (remove).</returns>
+    Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,76 @@
+using System;
+using System.Text;
+using StackExchange.Redis;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// Every key and channel name. Group and user ids are data: inside a name they are always base64url-encoded
+/// (UTF-8, no padding), so an id with <c>*</c>, <c>:</c>, spaces, newlines or any other character can neither
+/// collide with another id nor act as a pattern. Values and hash fields hold ids as they are.
+/// </summary>
+internal sealed class RedisKeys
+{
+    public RedisKeys(string prefix, string nodeId)
+    {
+        Prefix = prefix;
+        NodeId = nodeId;
+        Nodes = prefix + ":nodes";
+        Online = prefix + ":online";
+        Status = prefix + ":status";
+        NodeUsers = UsersOf(nodeId);
+        NodeMemberships = MembershipsOf(nodeId);
+        Events = RedisChannel.Literal(prefix + ":ch:events");
+    }
+
+    public string Prefix { get; }
+
+    public string NodeId { get; }
+
+    /// <summary>ZSET node id to last heartbeat (Redis time, ms).</summary>
+    public RedisKey Nodes { get; }
+
+    /// <summary>HASH user to its number of open connections on all nodes.</summary>
+    public RedisKey Online { get; }
+
+    /// <summary>HASH user to status.</summary>
+    public RedisKey Status { get; }
+
+    /// <summary>HASH user to its connections on this node.</summary>
+    public RedisKey NodeUsers { get; }
+
+    /// <summary>SET of "E(group) user" pairs this node holds.</summary>
+    public RedisKey NodeMemberships { get; }
+
+    /// <summary>The broadcast channel of presence events and membership changes.</summary>
+    public RedisChannel Events { get; }
+
+    public RedisKey UsersOf(string nodeId) => Prefix + ":n:" + nodeId + ":u";
+
+    public RedisKey MembershipsOf(string nodeId) => Prefix + ":n:" + nodeId + ":m";
+
+    /// <summary>HASH user to the number of nodes where it is an online member of the group.</summary>
+    public RedisKey Members(string group) => Prefix + ":gm:" + Encode(group);
+
+    /// <summary>The group's sequence counter.</summary>
+    public RedisKey Seq(string group) => Prefix + ":seq:" + Encode(group);
+
+    /// <summary>The group's channel: messages and joined/left events.</summary>
+    public RedisChannel GroupChannel(string group) => RedisChannel.Literal(Prefix + ":ch:g:" + Encode(group));
+
+    /// <summary>The member of <see cref="NodeMemberships"/> for a group and user (the encoded group has no space).</summary>
+    public static string Pair(string group, string user) => Encode(group) + " " + user;
+
+    public static string Encode(string id)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(id);
+        return Convert.ToBase64String(utf8).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    public static string Decode(string encoded)
+    {
+        string base64 = encoded.Replace('-', '+').Replace('_', '/');
+        base64 += (base64.Length % 4) switch { 2 => "==", 3 => "=", _ => string.Empty };
+        return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+    }
+}

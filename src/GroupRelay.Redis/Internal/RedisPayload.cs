@@ -1,0 +1,96 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// The binary payloads on the channels: one kind byte, then length-prefixed (int32, little endian) UTF-8 fields,
+/// and for messages the body as the rest. Ids are data here too: no separator inside them can confuse the reader.
+/// </summary>
+internal static class RedisPayload
+{
+    public const byte Message = (byte)'M';
+    public const byte Joined = (byte)'J';
+    public const byte Left = (byte)'L';
+    public const byte Presence = (byte)'P';
+    public const byte Added = (byte)'A';
+    public const byte Removed = (byte)'R';
+
+    /// <summary>The part of a message payload after <c>M{seq}|</c>, which the publish script writes.</summary>
+    public static byte[] MessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body)
+    {
+        var writer = new ArrayBufferWriter<byte>(64 + body.Length);
+        WriteString(writer, originNode);
+        WriteLong(writer, publishId);
+        WriteString(writer, skipConnectionId ?? string.Empty);
+        WriteString(writer, from);
+        WriteLong(writer, timestamp);
+        writer.GetSpan(1)[0] = compact ? (byte)1 : (byte)0;
+        writer.Advance(1);
+        writer.Write(body);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] Strings(byte kind, params string?[] fields)
+    {
+        var writer = new ArrayBufferWriter<byte>(64);
+        writer.GetSpan(1)[0] = kind;
+        writer.Advance(1);
+        foreach (string? field in fields)
+        {
+            if (field is null)
+            {
+                WriteInt(writer, -1);
+            }
+            else
+            {
+                WriteString(writer, field);
+            }
+        }
+
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public static string? ReadString(ref ReadOnlySpan<byte> span)
+    {
+        int length = BinaryPrimitives.ReadInt32LittleEndian(span);
+        span = span[4..];
+        if (length < 0)
+        {
+            return null;
+        }
+
+        string value = Encoding.UTF8.GetString(span[..length]);
+        span = span[length..];
+        return value;
+    }
+
+    public static long ReadLong(ref ReadOnlySpan<byte> span)
+    {
+        long value = BinaryPrimitives.ReadInt64LittleEndian(span);
+        span = span[8..];
+        return value;
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> writer, string value)
+    {
+        int count = Encoding.UTF8.GetByteCount(value);
+        WriteInt(writer, count);
+        Encoding.UTF8.GetBytes(value, writer.GetSpan(count));
+        writer.Advance(count);
+    }
+
+    private static void WriteInt(ArrayBufferWriter<byte> writer, int value)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(writer.GetSpan(4), value);
+        writer.Advance(4);
+    }
+
+    private static void WriteLong(ArrayBufferWriter<byte> writer, long value)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(writer.GetSpan(8), value);
+        writer.Advance(8);
+    }
+}

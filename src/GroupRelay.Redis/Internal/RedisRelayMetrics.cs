@@ -1,0 +1,59 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics.Metrics;
+
+namespace GroupRelay.Internal;
+
+/// <summary>The Redis scale-out's instruments on the <c>GroupRelay</c> meter (names <c>grouprelay.redis.*</c>).</summary>
+internal sealed class RedisRelayMetrics : IDisposable
+{
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly Counter<long> _stateChanges;
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _fallbacks;
+    private readonly Counter<long> _reaped;
+    private readonly Counter<long> _outOfOrder;
+
+    public RedisRelayMetrics(IMeterFactory? meterFactory, Func<bool> isConnected)
+    {
+        if (meterFactory is null)
+        {
+            _meter = new Meter("GroupRelay");
+            _ownsMeter = true;
+        }
+        else
+        {
+            _meter = meterFactory.Create("GroupRelay");
+        }
+
+        _meter.CreateObservableGauge("grouprelay.redis.connected", () => isConnected() ? 1 : 0, "1", "1 while this node is connected to Redis, else 0.");
+        _stateChanges = _meter.CreateCounter<long>("grouprelay.redis.connection.state_changes", "{change}", "Redis connection state changes, by state (lost, restored).");
+        _published = _meter.CreateCounter<long>("grouprelay.redis.published", "{message}", "Messages and events published to Redis, by kind.");
+        _received = _meter.CreateCounter<long>("grouprelay.redis.received", "{message}", "Messages and events received from Redis, by kind.");
+        _fallbacks = _meter.CreateCounter<long>("grouprelay.redis.fallbacks", "{operation}", "Operations served from local state because Redis was unavailable, by operation.");
+        _reaped = _meter.CreateCounter<long>("grouprelay.redis.nodes.reaped", "{node}", "Dead nodes whose users this node removed.");
+        _outOfOrder = _meter.CreateCounter<long>("grouprelay.redis.out_of_order", "{message}", "Messages dropped because their seq was not above the last one delivered.");
+    }
+
+    public void StateChanged(string state) => _stateChanges.Add(1, new KeyValuePair<string, object?>("state", state));
+
+    public void Published(string kind) => _published.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void Received(string kind) => _received.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void Fallback(string operation) => _fallbacks.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    public void Reaped() => _reaped.Add(1);
+
+    public void OutOfOrder() => _outOfOrder.Add(1);
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+}

@@ -1,0 +1,352 @@
+using System;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using StackExchange.Redis;
+
+namespace GroupRelay.Internal;
+
+/// <summary>Publishing and receiving: group channels (messages, joined/left) and the events channel.</summary>
+internal sealed partial class RedisRelayNode
+{
+    private readonly ConcurrentDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, TaskCompletionSource> _pendingEchoes = new();
+    private ChannelMessageQueue? _events;
+    private long _nextPublishId;
+
+    public async ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo)
+    {
+        GroupState state = _groups.GetOrAdd(groupId, static _ => new GroupState());
+        long timestamp = Local.GetTimestamp();
+        string? skip = echo ? null : sender?.ConnectionId;
+        if (!IsConnected)
+        {
+            Fallback("publish", null);
+            return PublishLocally(groupId, state, from, timestamp, body.Span, bodyIsCompact, skip);
+        }
+
+        long publishId = Interlocked.Increment(ref _nextPublishId);
+        TaskCompletionSource? echoed = null;
+        if (sender is not null && echo && state.Subscription is not null)
+        {
+            // The echo must reach the sender before its ack: wait until this node has delivered the message.
+            echoed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pendingEchoes[publishId] = echoed;
+        }
+
+        try
+        {
+            byte[] tail = RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span);
+            long seq = (long)await Db.ScriptEvaluateAsync(
+                RedisScripts.PublishMessage,
+                new[] { Keys.Seq(groupId) },
+                new RedisValue[] { (string)Keys.GroupChannel(groupId)!, Interlocked.Read(ref state.LastSeq), tail }).ConfigureAwait(false);
+            Metrics.Published("message");
+            if (echoed is not null)
+            {
+                try
+                {
+                    await echoed.Task.WaitAsync(_options.EchoTimeout).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Redis went away between PUBLISH and delivery; the ack still tells the seq.
+                }
+            }
+
+            return seq;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            Fallback("publish", ex);
+            return PublishLocally(groupId, state, from, timestamp, body.Span, bodyIsCompact, skip);
+        }
+        finally
+        {
+            if (echoed is not null)
+            {
+                _pendingEchoes.TryRemove(publishId, out _);
+            }
+        }
+    }
+
+    /// <summary>Redis is away: sequence on this node (continuing from the last seq it saw) and deliver here only.</summary>
+    private long PublishLocally(string groupId, GroupState state, string from, long timestamp, ReadOnlySpan<byte> body, bool compact, string? skip)
+    {
+        lock (state)
+        {
+            long seq = state.LastSeq + 1;
+            Volatile.Write(ref state.LastSeq, seq);
+            Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, skip);
+            return seq;
+        }
+    }
+
+    public void PublishMemberEvent(string groupId, string userId, bool joined)
+    {
+        if (TryPublish(Keys.GroupChannel(groupId), RedisPayload.Strings(joined ? RedisPayload.Joined : RedisPayload.Left, userId), joined ? "joined" : "left"))
+        {
+            return;
+        }
+
+        Local.DeliverMemberEvent(GetLocalMembers(groupId), groupId, userId, joined);
+    }
+
+    public void PublishPresence(string userId, bool online, string? status)
+    {
+        if (TryPublish(Keys.Events, RedisPayload.Strings(RedisPayload.Presence, userId, online ? "1" : "0", status), "presence"))
+        {
+            return;
+        }
+
+        Local.DeliverPresence(userId, online, status);
+    }
+
+    public async Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken)
+    {
+        if (IsConnected)
+        {
+            try
+            {
+                IDatabase db = Db;
+                bool online = await db.HashExistsAsync(Keys.Online, userId).ConfigureAwait(false);
+                bool member = await db.HashExistsAsync(Keys.Members(groupId), userId).ConfigureAwait(false);
+                if (!online || member == add)
+                {
+                    return false;
+                }
+
+                await db.PublishAsync(Keys.Events, RedisPayload.Strings(add ? RedisPayload.Added : RedisPayload.Removed, userId, groupId)).ConfigureAwait(false);
+                Metrics.Published("membership");
+
+                // Routing follows at once: wait (bounded) until the user's nodes have applied the change.
+                DateTime deadline = DateTime.UtcNow + _options.EchoTimeout;
+                while (await db.HashExistsAsync(Keys.Members(groupId), userId).ConfigureAwait(false) != add && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (Local.Options.SendJoinLeaveEvents)
+                {
+                    PublishMemberEvent(groupId, userId, add);
+                }
+
+                return true;
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                Fallback("membership", ex);
+            }
+        }
+
+        // Redis is away: change what this node holds.
+        if (!await Local.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (Local.Options.SendJoinLeaveEvents)
+        {
+            PublishMemberEvent(groupId, userId, add);
+        }
+
+        return true;
+    }
+
+    private bool TryPublish(RedisChannel channel, byte[] payload, string kind)
+    {
+        if (!IsConnected)
+        {
+            Fallback(kind, null);
+            return false;
+        }
+
+        try
+        {
+            _mux!.GetSubscriber().Publish(channel, payload, CommandFlags.FireAndForget);
+            Metrics.Published(kind);
+            return true;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            Fallback(kind, ex);
+            return false;
+        }
+    }
+
+    private async Task SubscribeGroupAsync(string groupId, GroupState state, bool resubscribe)
+    {
+        if (!IsConnected)
+        {
+            Fallback("subscribe", null);
+            return;
+        }
+
+        try
+        {
+            ISubscriber subscriber = _mux!.GetSubscriber();
+            RedisChannel channel = Keys.GroupChannel(groupId);
+            if (resubscribe)
+            {
+                // A subscription that failed half-way may still be registered in the client: never deliver twice.
+                await subscriber.UnsubscribeAsync(channel).ConfigureAwait(false);
+            }
+
+            ChannelMessageQueue queue = await subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+            queue.OnMessage(message => OnGroupMessage(groupId, state, message.Message));
+            state.Subscription = queue;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            Fallback("subscribe", ex);
+        }
+    }
+
+    private async Task UnsubscribeGroupAsync(GroupState state)
+    {
+        ChannelMessageQueue? queue = Interlocked.Exchange(ref state.Subscription, null);
+        if (queue is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            Fallback("unsubscribe", ex);
+        }
+    }
+
+    private async Task EnsureEventsSubscribedAsync()
+    {
+        if (_events is not null)
+        {
+            return;
+        }
+
+        ISubscriber subscriber = _mux!.GetSubscriber();
+        await subscriber.UnsubscribeAsync(Keys.Events).ConfigureAwait(false);
+        ChannelMessageQueue queue = await subscriber.SubscribeAsync(Keys.Events).ConfigureAwait(false);
+        queue.OnMessage(message => OnEvent(message.Message));
+        _events = queue;
+    }
+
+    /// <summary>Runs on the group's subscription queue: one message at a time, in publication (= seq) order.</summary>
+    private void OnGroupMessage(string groupId, GroupState state, RedisValue value)
+    {
+        try
+        {
+            byte[] payload = (byte[])value!;
+            if (payload.Length == 0)
+            {
+                return;
+            }
+
+            if (payload[0] == RedisPayload.Message)
+            {
+                Metrics.Received("message");
+                int bar = Array.IndexOf(payload, (byte)'|');
+                long seq = long.Parse(payload.AsSpan(1, bar - 1), NumberStyles.None, CultureInfo.InvariantCulture);
+                ReadOnlySpan<byte> span = payload.AsSpan(bar + 1);
+                string origin = RedisPayload.ReadString(ref span)!;
+                long publishId = RedisPayload.ReadLong(ref span);
+                string skip = RedisPayload.ReadString(ref span)!;
+                string from = RedisPayload.ReadString(ref span)!;
+                long timestamp = RedisPayload.ReadLong(ref span);
+                bool compact = span[0] == 1;
+                ReadOnlySpan<byte> body = span[1..];
+                bool mine = string.Equals(origin, NodeId, StringComparison.Ordinal);
+                lock (state)
+                {
+                    if (seq <= state.LastSeq)
+                    {
+                        Metrics.OutOfOrder();
+                        RedisRelayLog.OutOfOrderDropped(_logger, seq, state.LastSeq);
+                    }
+                    else
+                    {
+                        Volatile.Write(ref state.LastSeq, seq);
+                        Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, mine && skip.Length > 0 ? skip : null);
+                    }
+                }
+
+                if (mine && _pendingEchoes.TryRemove(publishId, out TaskCompletionSource? echoed))
+                {
+                    echoed.TrySetResult();
+                }
+            }
+            else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
+            {
+                Metrics.Received("member_event");
+                ReadOnlySpan<byte> span = payload.AsSpan(1);
+                string user = RedisPayload.ReadString(ref span)!;
+                Local.DeliverMemberEvent(GetLocalMembers(groupId), groupId, user, payload[0] == RedisPayload.Joined);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            RedisRelayLog.ReceiveFailed(_logger, ex);
+        }
+    }
+
+    private void OnEvent(RedisValue value)
+    {
+        try
+        {
+            byte[] payload = (byte[])value!;
+            ReadOnlySpan<byte> span = payload.AsSpan(1);
+            switch (payload[0])
+            {
+                case RedisPayload.Presence:
+                {
+                    Metrics.Received("presence");
+                    string user = RedisPayload.ReadString(ref span)!;
+                    bool online = RedisPayload.ReadString(ref span) == "1";
+                    string? status = RedisPayload.ReadString(ref span);
+                    Local.DeliverPresence(user, online, status);
+                    break;
+                }
+
+                case RedisPayload.Added or RedisPayload.Removed:
+                {
+                    Metrics.Received("membership");
+                    string user = RedisPayload.ReadString(ref span)!;
+                    string group = RedisPayload.ReadString(ref span)!;
+                    if (_connections.ContainsKey(user))
+                    {
+                        _ = ApplyMembershipAsync(user, group, payload[0] == RedisPayload.Added);
+                    }
+
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            RedisRelayLog.ReceiveFailed(_logger, ex);
+        }
+    }
+
+    private async Task ApplyMembershipAsync(string user, string group, bool add)
+    {
+        try
+        {
+            await Local.ApplyMembershipChangeAsync(user, group, add).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            RedisRelayLog.ReceiveFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>What this node knows about one group: the last seq it delivered and its subscription.</summary>
+    internal sealed class GroupState
+    {
+        public long LastSeq;
+        public ChannelMessageQueue? Subscription;
+    }
+}

@@ -1,0 +1,288 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.Json;
+using System.Threading.Tasks;
+using FluentAssertions;
+using GroupRelay.Specification.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace GroupRelay.Redis.Tests;
+
+/// <summary>What only a scale-out has: order with senders on several nodes, node loss, Redis loss, ids as data.</summary>
+public sealed class RedisScaleOutTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
+    private readonly List<RelayTestClient> _clients = new();
+    private readonly InMemoryMembershipSource _membership = new();
+    private RedisServer _redis = null!;
+    private RedisRelayNodeHost _a = new();
+    private RedisRelayNodeHost _b = new();
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (RelayTestClient client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    private async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null)
+    {
+        await _a.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }));
+        await _b.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }));
+    }
+
+    private void Group(string group, params string[] users)
+    {
+        foreach (string user in users)
+        {
+            string[] current = _membership.GetGroupsAsync(user).AsTask().Result.ToArray();
+            _membership.SetGroups(user, current.Append(group).ToArray());
+        }
+    }
+
+    private async Task<RelayTestClient> ConnectAsync(RedisRelayNodeHost node, string user)
+    {
+        RelayTestClient client = await RelayTestClient.ConnectAsync(node.UriFor(user), user).WaitAsync(TimeSpan.FromSeconds(15));
+        _clients.Add(client);
+        return client;
+    }
+
+    private static Dictionary<string, object?> Send(string group, object body, string? id = null)
+    {
+        var request = new Dictionary<string, object?> { ["type"] = "send", ["group"] = group, ["body"] = body };
+        if (id is not null)
+        {
+            request["id"] = id;
+        }
+
+        return request;
+    }
+
+    [Fact]
+    public async Task ConcurrentSenders_OnBothNodes_EveryConnectionSeesEveryMessageOnce_InStrictlyIncreasingSeq()
+    {
+        const int perSender = 60;
+        Group("g", "s1", "s2", "w1", "w2");
+        await StartNodesAsync();
+        RelayTestClient s1 = await ConnectAsync(_a, "s1");
+        RelayTestClient s2 = await ConnectAsync(_b, "s2");
+        RelayTestClient w1 = await ConnectAsync(_a, "w1");
+        RelayTestClient w2 = await ConnectAsync(_b, "w2");
+
+        async Task SendAll(RelayTestClient sender)
+        {
+            for (int i = 0; i < perSender; i++)
+            {
+                await sender.SendAsync(Send("g", new { from = sender.User, i }, id: sender.User + "-" + i));
+            }
+        }
+
+        await Task.WhenAll(SendAll(s1), SendAll(s2)).WaitAsync(TimeSpan.FromSeconds(30));
+
+        foreach (RelayTestClient client in new[] { s1, s2, w1, w2 })
+        {
+            var seqs = new List<long>();
+            while (seqs.Count < perSender * 2)
+            {
+                JsonElement message = await client.ExpectAsync("message", timeout: TimeSpan.FromSeconds(15));
+                seqs.Add(message.GetProperty("seq").GetInt64());
+            }
+
+            seqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems($"{client.User} must see the group's messages in strictly increasing seq");
+            seqs.Should().Equal(Enumerable.Range(1, perSender * 2).Select(i => (long)i), "seq is global and gap-free across both nodes");
+            (await client.NextWithinAsync(Short, "message")).Should().BeNull("each message arrives once");
+        }
+    }
+
+    [Fact]
+    public async Task MembersWatchAndEvents_CrossNodes()
+    {
+        Group("team", "alice", "bob");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        await alice.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "bob");
+
+        JsonElement members = await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "members", ["group"] = "team" });
+        members.GetProperty("online").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo("alice", "bob");
+        JsonElement presence = await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "watch", ["users"] = new[] { "bob" } });
+        presence.GetProperty("online").EnumerateArray().Select(e => e.GetProperty("user").GetString()).Should().Equal("bob");
+        (await _a.Relay.GetOnlineUsersAsync()).Should().BeEquivalentTo(new[] { "alice", "bob" });
+
+        await bob.RequestAsync(new Dictionary<string, object?> { ["type"] = "status", ["value"] = "away" });
+        JsonElement away = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _));
+        away.GetProperty("status").GetString().Should().Be("away");
+        (await _a.Relay.GetPresenceAsync("bob")).Should().Be(new PresenceState(true, "away"));
+
+        await bob.CloseAsync();
+        JsonElement offline = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _) && !f.GetProperty("online").GetBoolean());
+        offline.GetProperty("user").GetString().Should().Be("bob");
+        await alice.ExpectAsync("left", f => f.GetProperty("user").GetString() == "bob");
+        (await _a.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
+    }
+
+    [Fact]
+    public async Task UserOnBothNodes_StaysOnline_UntilItsLastConnectionAnywhereCloses()
+    {
+        Group("team", "alice", "bob");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient bobA = await ConnectAsync(_a, "bob");
+        RelayTestClient bobB = await ConnectAsync(_b, "bob");
+        await alice.ExpectAsync("joined");
+        (await alice.NextWithinAsync(Short, "joined")).Should().BeNull("bob's second connection (other node) is not a new join");
+
+        await bobA.CloseAsync();
+        (await alice.NextWithinAsync(Short, "left")).Should().BeNull("bob is still online on node B");
+        await alice.RequestAsync(Send("team", "hi"));
+        (await bobB.ExpectAsync("message")).GetProperty("body").GetString().Should().Be("hi");
+
+        await bobB.CloseAsync();
+        await alice.ExpectAsync("left", f => f.GetProperty("user").GetString() == "bob");
+    }
+
+    [Fact]
+    public async Task RuntimeMembership_AndServerPublish_WorkFromAnyNode()
+    {
+        Group("team", "alice");
+        Group("lobby", "bob");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient bob = await ConnectAsync(_b, "bob");
+
+        (await _a.Relay.AddUserToGroupAsync("bob", "team")).Should().BeTrue();
+        (await bob.ExpectAsync("added")).GetProperty("group").GetString().Should().Be("team");
+        await alice.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "bob");
+        (await _a.Relay.AddUserToGroupAsync("bob", "team")).Should().BeFalse("already a member");
+
+        long seq = await _a.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes(new { text = "deploy" }), from: "system");
+        (await bob.ExpectAsync("message", f => f.GetProperty("seq").GetInt64() == seq)).GetProperty("from").GetString().Should().Be("system");
+        await alice.ExpectAsync("message", f => f.GetProperty("seq").GetInt64() == seq);
+
+        (await _a.Relay.RemoveUserFromGroupAsync("bob", "team")).Should().BeTrue();
+        await bob.ExpectAsync("removed");
+        await _b.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes("after"), from: "system");
+        await alice.ExpectAsync("message", f => f.GetProperty("body").GetString() == "after");
+        (await bob.NextWithinAsync(Short, "message")).Should().BeNull("bob was removed");
+    }
+
+    [Fact]
+    public async Task NodeKilledAbruptly_ItsUsersGoOfflineForOthers_WithinTheNodeTimeout_AndARestartDoesNotResurrectThem()
+    {
+        Group("team", "alice", "bob");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "watch", ["users"] = new[] { "bob" } });
+
+        DateTime crashed = DateTime.UtcNow;
+        await _b.CrashAsync();
+
+        // (bob's own 'online' event may still arrive first: it raced alice's watch.)
+        JsonElement offline = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _) && !f.GetProperty("online").GetBoolean(), TimeSpan.FromSeconds(10));
+        offline.GetProperty("user").GetString().Should().Be("bob");
+        (DateTime.UtcNow - crashed).Should().BeLessThan(TimeSpan.FromSeconds(6), "the node timeout in these tests is 2 s");
+        await alice.ExpectAsync("left", f => f.GetProperty("user").GetString() == "bob");
+        (await _a.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse();
+        (await _a.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
+
+        _b = new RedisRelayNodeHost();
+        await _b.StartAsync(_redis.Endpoint, _membership, _ => { });
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        (await _b.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse("a restarted node starts as a new node");
+        (await _b.Relay.GetOnlineUsersAsync()).Should().Equal("alice");
+    }
+
+    [Fact]
+    public async Task RedisStoppedAndRestarted_DuringTraffic_LocalDeliveryGoesOn_AndCrossNodeResumes()
+    {
+        Group("g", "alice", "carol", "bob");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient carol = await ConnectAsync(_a, "carol");
+        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        var carolSeqs = new List<long>();
+
+        async Task AliceSendsAndCarolGets(string text)
+        {
+            JsonElement ack = await alice.RequestAsync(Send("g", text));
+            ack.GetProperty("type").GetString().Should().Be("ack");
+            JsonElement message = await carol.ExpectAsync("message", f => f.GetProperty("body").GetString() == text);
+            carolSeqs.Add(message.GetProperty("seq").GetInt64());
+        }
+
+        await AliceSendsAndCarolGets("before");
+        await bob.ExpectAsync("message", f => f.GetProperty("body").GetString() == "before");
+
+        await _redis.KillAsync();
+        for (int i = 0; i < 5; i++)
+        {
+            await AliceSendsAndCarolGets("during-" + i);
+            await Task.Delay(100);
+        }
+
+        (await bob.NextWithinAsync(Short, "message")).Should().BeNull("nothing crosses nodes while Redis is away");
+
+        await _redis.StartAgainAsync();
+        DateTime restarted = DateTime.UtcNow;
+        bool resumed = false;
+        for (int i = 0; !resumed && DateTime.UtcNow - restarted < TimeSpan.FromSeconds(15); i++)
+        {
+            await AliceSendsAndCarolGets("after-" + i);
+            resumed = await bob.NextWithinAsync(TimeSpan.FromMilliseconds(250), "message") is not null;
+        }
+
+        resumed.Should().BeTrue("cross-node delivery resumes once Redis is back");
+        (DateTime.UtcNow - restarted).Should().BeLessThan(TimeSpan.FromSeconds(10));
+        carolSeqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("seq keeps increasing on a connection through the outage");
+        alice.Closed.IsCompleted.Should().BeFalse();
+        carol.Closed.IsCompleted.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task AdversarialGroupIds_DoNotCollide_NorActAsPatterns()
+    {
+        string[] groups = { "a*", "a", "a:b", "a b", "x\ny", "*", "?", "[ab]", "grouprelay:ch:g:YQ", "ünï😀", "a\\*" };
+        for (int i = 0; i < groups.Length; i++)
+        {
+            Group(groups[i], "sender", "member" + i);
+        }
+
+        await StartNodesAsync();
+        RelayTestClient sender = await ConnectAsync(_a, "sender");
+        var members = new RelayTestClient[groups.Length];
+        for (int i = 0; i < groups.Length; i++)
+        {
+            members[i] = await ConnectAsync(i % 2 == 0 ? _b : _a, "member" + i);
+        }
+
+        for (int i = 0; i < groups.Length; i++)
+        {
+            JsonElement ack = await sender.RequestAsync(Send(groups[i], i));
+            ack.GetProperty("type").GetString().Should().Be("ack", $"group {groups[i]}");
+        }
+
+        for (int i = 0; i < groups.Length; i++)
+        {
+            JsonElement message = await members[i].ExpectAsync("message");
+            message.GetProperty("group").GetString().Should().Be(groups[i]);
+            message.GetProperty("body").GetInt32().Should().Be(i);
+            message.GetProperty("seq").GetInt64().Should().Be(1, "each group has its own counter");
+            (await members[i].NextWithinAsync(TimeSpan.FromMilliseconds(100), "message")).Should().BeNull($"member of '{groups[i]}' gets only its group");
+        }
+
+        (await _b.Relay.GetOnlineMembersAsync("a*")).Should().BeEquivalentTo(new[] { "sender", "member0" });
+    }
+}
