@@ -18,9 +18,9 @@ internal sealed class OrchestratorOptions
           --scenarios LIST      fanout,latency,idle,connect (default: all)
           --sizes LIST          group sizes for fanout and latency (default 10,100,1000; quick 10,100)
           --connections N       receivers connected during fanout and latency (default 1000; quick 100)
-          --duration SECONDS    measured time per fanout/latency run (default 10; quick 1.5)
+          --duration SECONDS    measured time per fanout/latency run (default 10; quick 1)
           --idle N              idle connections (default 5000; quick 200)
-          --connect N           connections opened in the connect scenario (default 2000; quick 200)
+          --connect N           connections opened in the connect scenario (default 2000; quick 100)
           --latency-fraction F  latency runs publish at F x SignalR's measured fan-out saturation (default 0.5)
           --json PATH           write one JSON object per (system, scenario, size)
           --out DIR             where the chart goes (default bench/results; quick: bench/results/quick)
@@ -63,10 +63,10 @@ internal sealed class OrchestratorOptions
             o.Quick = true;
             o.Sizes = new[] { 10, 100 };
             o.Connections = 100;
-            o.DurationSeconds = 1.5;
-            o.WarmupSeconds = 0.5;
+            o.DurationSeconds = 1;
+            o.WarmupSeconds = 0.3;
             o.Idle = 200;
-            o.Connect = 200;
+            o.Connect = 100;
         }
 
         for (int i = 0; i < args.Length; i++)

@@ -38,7 +38,17 @@ public static class Program
             return await new ClientRunner(settings).RunAsync();
         }
 
-        return await new Orchestrator(OrchestratorOptions.Parse(args)).RunAsync();
+        OrchestratorOptions options;
+        try
+        {
+            options = OrchestratorOptions.Parse(args);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            return Fail("GroupRelay.LoadTest: " + ex.Message);
+        }
+
+        return await new Orchestrator(options).RunAsync();
     }
 
     private static int Fail(string message)

@@ -110,6 +110,11 @@ internal sealed class ClientRunner
         }
 
         _server.Refresh();
+        if (_server.HasExited)
+        {
+            throw new InvalidOperationException($"the server process {_settings.ServerPid} has exited");
+        }
+
         return _server.TotalProcessorTime;
     }
 
@@ -244,6 +249,11 @@ internal sealed class ClientRunner
             thread.Start();
             await Task.Run(() => thread.Join(), cancellationToken).WaitAsync(_settings.Warmup + _settings.Duration + TimeSpan.FromSeconds(30), cancellationToken);
 
+            if (pacer.Error is not null)
+            {
+                throw new InvalidOperationException("publishing failed: " + pacer.Error);
+            }
+
             long expected = pacer.Sent * fan;
             await DrainAsync(expected, cancellationToken);
             long lost = Math.Max(0, expected - _sink.Received);
@@ -281,7 +291,7 @@ internal sealed class ClientRunner
         (double ws0, double gc0) = await ServerMemoryAsync(cancellationToken);
         Progress($"connecting {_settings.IdleConnections} idle connections");
         List<IBenchConnection> idle = await ConnectManyAsync(Users('i', 0, _settings.IdleConnections), null, cancellationToken);
-        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        await Task.Delay(_settings.Warmup, cancellationToken);
         (double ws1, double gc1) = await ServerMemoryAsync(cancellationToken);
         int n = _settings.IdleConnections;
         Report(new ResultRow
@@ -318,8 +328,9 @@ internal sealed class ClientRunner
     private async Task ConnectScenarioAsync(CancellationToken cancellationToken)
     {
         int n = _settings.ConnectConnections;
-        Progress("warming up with 50 connections");
-        await DisposeAllAsync(await ConnectManyAsync(Users('c', n, 50), null, cancellationToken));
+        int warmup = Math.Min(50, n);
+        Progress($"warming up with {warmup} connections");
+        await DisposeAllAsync(await ConnectManyAsync(Users('c', n, warmup), null, cancellationToken));
         Progress($"connecting {n} users ({_settings.ConnectConcurrency} at a time)");
         long t0 = Stopwatch.GetTimestamp();
         TimeSpan server0 = ServerCpu();
@@ -367,7 +378,22 @@ internal sealed class ClientRunner
 
         public bool GaveUp { get; private set; }
 
+        public string? Error { get; private set; }
+
         public void Run()
+        {
+            try
+            {
+                Pace();
+            }
+            catch (Exception ex)
+            {
+                Error = ex.GetBaseException().Message;
+                GaveUp = true;
+            }
+        }
+
+        private void Pace()
         {
             var pending = new Task?[_senders.Count];
             for (long k = 0; ; k++)
