@@ -12,9 +12,10 @@ internal sealed class OrchestratorOptions
         GroupRelay.LoadTest: GroupRelay vs ASP.NET Core SignalR vs a raw Kestrel WebSocket ceiling, each server in its own process.
 
           --quick               small and short (CI smoke run, under 2 minutes on 2 cores)
-          --systems LIST        grouprelay,signalr,signalr-lite,raw,grouprelay-fleck (default: all; Fleck is skipped when it
+          --systems LIST        grouprelay,signalr,signalr-lite,raw,raw-coalescing,grouprelay-fleck (default: all; Fleck is skipped when it
                                 cannot be built). signalr uses Microsoft.AspNetCore.SignalR.Client; signalr-lite is the
-                                same server driven by a minimal JSON-protocol client as cheap as the other clients
+                                same server driven by a minimal JSON-protocol client as cheap as the other clients;
+                                raw-coalescing is the ceiling with GroupRelay's write coalescing
           --scenarios LIST      fanout,latency,idle,connect (default: all)
           --sizes LIST          group sizes for fanout and latency (default 10,100,1000; quick 10,100)
           --connections N       receivers connected during fanout and latency (default 1000; quick 100)

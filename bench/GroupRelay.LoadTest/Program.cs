@@ -27,7 +27,8 @@ public static class Program
             {
                 SystemNames.GroupRelay => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, ct)),
                 SystemNames.SignalR or SystemNames.SignalRLite => await ServerProcess.RunAsync(ct => SignalRServer.StartAsync(sizes, ct)),
-                SystemNames.Raw => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, ct)),
+                SystemNames.Raw => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: false, ct)),
+                SystemNames.RawCoalescing => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: true, ct)),
                 _ => Fail("unknown server system '" + system + "' (the Fleck server is bench/GroupRelay.LoadTest.FleckServer)"),
             };
         }

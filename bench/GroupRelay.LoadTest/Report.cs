@@ -42,21 +42,34 @@ internal static class Report
             }
 
             sb.AppendLine("### " + figure.Title).AppendLine();
-            bool lite = systems.Contains(SystemNames.SignalRLite);
-            sb.Append("| group size | ").AppendJoin(" | ", systems.Select(SystemNames.Display)).Append(" | GroupRelay/SignalR | ")
-              .Append(lite ? "GroupRelay/SignalR (lite client) | " : string.Empty).AppendLine("GroupRelay/ceiling | load avg (1m) |");
-            sb.Append("| ---: | ").AppendJoin(" | ", systems.Select(_ => "---:")).Append(lite ? " | ---:" : string.Empty).AppendLine(" | ---: | ---: | ---: |");
+            List<string> others = systems.Where(s => s != SystemNames.GroupRelay).ToList();
+            bool ratios = systems.Contains(SystemNames.GroupRelay);
+            sb.Append("| group size | ").AppendJoin(" | ", systems.Select(SystemNames.Display));
+            if (ratios)
+            {
+                sb.Append(" | ").AppendJoin(" | ", others.Select(o => "GroupRelay/" + RatioName(o)));
+            }
+
+            sb.AppendLine(" | load avg (1m) |");
+            sb.Append("| ---: | ").AppendJoin(" | ", systems.Select(_ => "---:"));
+            if (ratios)
+            {
+                sb.Append(" | ").AppendJoin(" | ", others.Select(_ => "---:"));
+            }
+
+            sb.AppendLine(" | ---: |");
             foreach (int? size in rows.Select(r => r.GroupSize).Distinct().OrderBy(s => s))
             {
-                ResultRow? Get(string system) => rows.FirstOrDefault(r => r.System == system && r.GroupSize == size);
-                double? gr = Get(SystemNames.GroupRelay) is { } g ? figure.Value(g) : null;
-                double? sr = Get(SystemNames.SignalR) is { } s ? figure.Value(s) : null;
-                double? srLite = Get(SystemNames.SignalRLite) is { } sl ? figure.Value(sl) : null;
-                double? raw = Get(SystemNames.Raw) is { } c ? figure.Value(c) : null;
-                string loads = string.Join(" / ", systems.Select(sys => Get(sys)?.GetExtra("loadAverage1m") is double l ? l.ToString("0.0", CultureInfo.InvariantCulture) : "-"));
+                double? Get(string system) => rows.FirstOrDefault(r => r.System == system && r.GroupSize == size) is { } row ? figure.Value(row) : null;
+                string loads = string.Join(" / ", systems.Select(sys => rows.FirstOrDefault(r => r.System == sys && r.GroupSize == size)?.GetExtra("loadAverage1m") is double l ? l.ToString("0.0", CultureInfo.InvariantCulture) : "-"));
                 sb.Append("| ").Append(size?.ToString(CultureInfo.InvariantCulture) ?? "-").Append(" | ")
-                  .AppendJoin(" | ", systems.Select(sys => Format(Get(sys) is { } r ? figure.Value(r) : null, figure.Format)))
-                  .Append(" | ").Append(Ratio(gr, sr)).Append(lite ? " | " + Ratio(gr, srLite) : string.Empty).Append(" | ").Append(Ratio(gr, raw)).Append(" | ").Append(loads).AppendLine(" |");
+                  .AppendJoin(" | ", systems.Select(sys => Format(Get(sys), figure.Format)));
+                if (ratios)
+                {
+                    sb.Append(" | ").AppendJoin(" | ", others.Select(o => Ratio(Get(SystemNames.GroupRelay), Get(o))));
+                }
+
+                sb.Append(" | ").Append(loads).AppendLine(" |");
             }
 
             sb.AppendLine();
@@ -64,6 +77,13 @@ internal static class Report
 
         return sb.ToString();
     }
+
+    private static string RatioName(string system) => system switch
+    {
+        SystemNames.Raw => "ceiling",
+        SystemNames.RawCoalescing => "coalescing ceiling",
+        _ => SystemNames.Display(system),
+    };
 
     public static string Summary(ResultRow r) => r.Scenario switch
     {

@@ -13,7 +13,7 @@ namespace GroupRelay.LoadTest;
 /// </summary>
 internal static class SvgChart
 {
-    private static readonly string[] Colors = { "#1f77b4", "#d62728", "#7f7f7f", "#2ca02c" };
+    private static readonly string[] Colors = { "#1f77b4", "#d62728", "#ff9896", "#7f7f7f", "#bcbd22", "#2ca02c" };
 
     public static string Render(IReadOnlyList<ResultRow> results, IReadOnlyList<string> systems, string caption)
     {
@@ -27,7 +27,7 @@ internal static class SvgChart
         Panel(svg, results, systems, "latency", "Latency p99 in ms (lower is better)", r => r.P99Ms, 2 * left + panelWidth, top, panelWidth - 40, panelHeight);
         for (int i = 0; i < systems.Count; i++)
         {
-            int x = left + i * 220;
+            int x = left + i * 180;
             int y = top + panelHeight + 70;
             svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x}\" y=\"{y - 10}\" width=\"12\" height=\"12\" fill=\"{Colors[i % Colors.Length]}\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + 18}\" y=\"{y}\">{WebUtility.HtmlEncode(SystemNames.Display(systems[i]))}</text>");

@@ -7,9 +7,10 @@ internal static class SystemNames
     public const string SignalR = "signalr";
     public const string SignalRLite = "signalr-lite";
     public const string Raw = "raw";
+    public const string RawCoalescing = "raw-coalescing";
     public const string Fleck = "grouprelay-fleck";
 
-    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, Fleck };
+    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, RawCoalescing, Fleck };
 
     /// <summary>A mandatory system that fails makes the run fail; an optional one is skipped with one line.</summary>
     public static bool IsMandatory(string system) => system != Fleck;
@@ -20,6 +21,7 @@ internal static class SystemNames
         SignalR => "SignalR",
         SignalRLite => "SignalR (lite client)",
         Raw => "raw ceiling",
+        RawCoalescing => "raw ceiling, coalescing",
         Fleck => "GroupRelay (Fleck)",
         _ => system,
     };

@@ -62,7 +62,7 @@ internal sealed class ClientRunner
     {
         SystemNames.SignalR => new SignalRBenchConnection(new Uri(_settings.BaseUri, "/hub"), user, _sink),
         SystemNames.SignalRLite => new SignalRLiteConnection(new Uri(_settings.WsBaseUri, "/hub"), user, _sink),
-        SystemNames.Raw => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/ws?user=" + user + "&target=" + target), raw: true, _sink),
+        SystemNames.Raw or SystemNames.RawCoalescing => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/ws?user=" + user + "&target=" + target), raw: true, _sink),
         _ => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/relay?access_token=" + user), raw: false, _sink),
     };
 
@@ -161,9 +161,15 @@ internal sealed class ClientRunner
             {
                 while (!Volatile.Read(ref stop))
                 {
-                    while (Interlocked.Read(ref sent) - (_sink.Received / fan) >= window && !Volatile.Read(ref stop))
+                    while (!Volatile.Read(ref stop))
                     {
-                        await _sink.WaitForProgressAsync(TimeSpan.FromMilliseconds(100));
+                        long received = _sink.Received;
+                        if (Interlocked.Read(ref sent) - (received / fan) < window)
+                        {
+                            break;
+                        }
+
+                        await _sink.WaitForProgressAsync(received, TimeSpan.FromMilliseconds(100));
                     }
 
                     if (Volatile.Read(ref stop))

@@ -60,12 +60,21 @@ internal sealed class DeliverySink
         Delivered(1);
     }
 
-    /// <summary>Completes at the next delivery, or after <paramref name="timeout"/>.</summary>
-    public Task WaitForProgressAsync(TimeSpan timeout)
+    /// <summary>
+    /// Completes at the next delivery after the caller saw <paramref name="observedReceived"/>, or after
+    /// <paramref name="timeout"/>. Checking again after registering closes the lost-wake-up window: deliveries that
+    /// arrived between the caller's check and the registration complete the wait at once.
+    /// </summary>
+    public Task WaitForProgressAsync(long observedReceived, TimeSpan timeout)
     {
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        TaskCompletionSource? current = Interlocked.CompareExchange(ref _waiter, waiter, null);
-        return (current ?? waiter).Task.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
+        TaskCompletionSource current = Interlocked.CompareExchange(ref _waiter, waiter, null) ?? waiter;
+        if (Received != observedReceived)
+        {
+            return Task.CompletedTask;
+        }
+
+        return current.Task.WaitAsync(timeout).ContinueWith(static _ => { }, TaskScheduler.Default);
     }
 
     public (double P50, double P99, double P999, double Max, long Count) Percentiles()

@@ -21,17 +21,23 @@ internal static class RawServer
 {
     private static readonly byte[] Welcome = Encoding.UTF8.GetBytes("{\"type\":\"welcome\"}");
 
-    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, CancellationToken cancellationToken)
+    /// <param name="groupSizes">The fan-out group sizes (for <see cref="BenchMembership"/>).</param>
+    /// <param name="coalesce">
+    /// False: the ceiling as specified, one WebSocket send per queued frame. True: frames already queued for a socket go
+    /// out as one WebSocket frame joined by line feeds (as GroupRelay does), the ceiling for a server that batches.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, bool coalesce, CancellationToken cancellationToken)
     {
         WebApplicationBuilder builder = KestrelHost.CreateBuilder();
         WebApplication app = builder.Build();
         app.UseWebSockets();
         var lists = new Lists();
-        app.Map("/ws", context => HandleAsync(context, lists, groupSizes));
+        app.Map("/ws", context => HandleAsync(context, lists, groupSizes, coalesce));
         return KestrelHost.StartAsync(app, cancellationToken);
     }
 
-    private static async Task HandleAsync(HttpContext context, Lists lists, IReadOnlyList<int> groupSizes)
+    private static async Task HandleAsync(HttpContext context, Lists lists, IReadOnlyList<int> groupSizes, bool coalesce)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -42,7 +48,7 @@ internal static class RawServer
         string user = context.Request.Query["user"].ToString();
         string target = context.Request.Query["target"].ToString();
         using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-        var peer = new Peer(socket);
+        var peer = new Peer(socket, coalesce);
         Task writer = peer.RunWriterAsync();
         IReadOnlyList<string> groups = BenchMembership.GroupsOf(user, groupSizes);
         lists.Add(groups, peer);
@@ -114,9 +120,15 @@ internal static class RawServer
 
     private sealed class Peer
     {
+        private const int MaxFrame = 64 * 1024;
         private readonly WebSocket _socket;
+        private readonly bool _coalesce;
 
-        public Peer(WebSocket socket) => _socket = socket;
+        public Peer(WebSocket socket, bool coalesce)
+        {
+            _socket = socket;
+            _coalesce = coalesce;
+        }
 
         public Channel<byte[]> Queue { get; } = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -128,7 +140,24 @@ internal static class RawServer
                 {
                     while (Queue.Reader.TryRead(out byte[]? frame))
                     {
-                        await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, default);
+                        if (!_coalesce || !Queue.Reader.TryPeek(out byte[]? next) || frame.Length + 1 + next.Length > MaxFrame)
+                        {
+                            await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, default);
+                            continue;
+                        }
+
+                        byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxFrame);
+                        frame.CopyTo(buffer, 0);
+                        int length = frame.Length;
+                        while (Queue.Reader.TryPeek(out next) && length + 1 + next.Length <= MaxFrame && Queue.Reader.TryRead(out next))
+                        {
+                            buffer[length++] = (byte)'\n';
+                            next.CopyTo(buffer, length);
+                            length += next.Length;
+                        }
+
+                        await _socket.SendAsync(buffer.AsMemory(0, length), WebSocketMessageType.Text, endOfMessage: true, default);
+                        ArrayPool<byte>.Shared.Return(buffer);
                     }
                 }
 
