@@ -294,6 +294,11 @@ internal sealed class Orchestrator
     /// </summary>
     private double LatencyRate(int size)
     {
+        if (_options.LatencyRate is double fixedRate)
+        {
+            return fixedRate;
+        }
+
         IEnumerable<ResultRow> fanout = _results.Where(r => r.Scenario == "fanout" && r.GroupSize == size && r.GetExtra("messagesPerSec") > 0);
         double? saturation = fanout.Where(r => r.System is SystemNames.SignalR or SystemNames.SignalRLite).Select(r => r.GetExtra("messagesPerSec")).Min()
             ?? fanout.Select(r => r.GetExtra("messagesPerSec")).Min();

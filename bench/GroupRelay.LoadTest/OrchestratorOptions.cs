@@ -23,6 +23,7 @@ internal sealed class OrchestratorOptions
           --idle N              idle connections (default 5000; quick 200)
           --connect N           connections opened in the connect scenario (default 2000; quick 100)
           --latency-fraction F  latency runs publish at F x SignalR's measured fan-out saturation (default 0.5)
+          --latency-rate N      latency runs publish N messages/s instead (for runs without SignalR's fan-out)
           --json PATH           write one JSON object per (system, scenario, size)
           --out DIR             where the chart goes (default bench/results; quick: bench/results/quick)
           --no-pin              do not pin server and client to different cores with taskset
@@ -47,6 +48,8 @@ internal sealed class OrchestratorOptions
     public int Connect { get; private set; } = 2000;
 
     public double LatencyFraction { get; private set; } = 0.5;
+
+    public double? LatencyRate { get; private set; }
 
     public string? JsonPath { get; private set; }
 
@@ -105,6 +108,9 @@ internal sealed class OrchestratorOptions
                     break;
                 case "--latency-fraction":
                     o.LatencyFraction = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--latency-rate":
+                    o.LatencyRate = double.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--json":
                     o.JsonPath = Next();

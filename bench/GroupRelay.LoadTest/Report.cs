@@ -16,6 +16,7 @@ internal static class Report
         new("fanout", "Fan-out: deliveries/s", r => r.DeliveriesPerSec, "N0", true),
         new("fanout", "Fan-out: deliveries per server CPU-second", r => r.DeliveriesPerCpuSec, "N0", true),
         new("fanout", "Fan-out: lost deliveries (must be 0)", r => r.Lost, "N0", false),
+        new("fanout", "Fan-out: connections closed by the server or broken (must be 0)", r => r.GetExtra("connectionsLost"), "N0", false),
         new("fanout", "Fan-out: server CPU % (100 = one core)", r => r.GetExtra("serverCpuPct"), "N0", false),
         new("fanout", "Fan-out: client CPU % (near 100 = the client is the bottleneck)", r => r.GetExtra("clientCpuPct"), "N0", false),
         new("latency", "Latency: offered messages/s (fraction of SignalR's saturation)", r => r.GetExtra("rateMsgsPerSec"), "N0", true),
@@ -24,6 +25,7 @@ internal static class Report
         new("latency", "Latency: p99.9 ms", r => r.P999Ms, "N3", false),
         new("latency", "Latency: max ms", r => r.MaxMs, "N3", false),
         new("latency", "Latency: lost deliveries", r => r.Lost, "N0", false),
+        new("latency", "Latency: connections closed by the server (GroupRelay: 4001 slow consumer) or broken", r => r.GetExtra("connectionsLost"), "N0", false),
         new("idle", "Idle: server working set per connection (bytes, after forced GC)", r => r.MemPerConnBytes, "N0", false),
         new("idle", "Idle: server GC heap per connection (bytes, after forced GC)", r => r.GetExtra("gcHeapPerConnBytes"), "N0", false),
         new("connect", "Connect: connections/s (connect + authenticate + join)", r => r.ConnectsPerSec, "N0", true),
@@ -88,7 +90,7 @@ internal static class Report
     public static string Summary(ResultRow r) => r.Scenario switch
     {
         "fanout" => $"group {r.GroupSize}: {Format(r.DeliveriesPerSec, "N0")} deliveries/s, {Format(r.DeliveriesPerCpuSec, "N0")} per server CPU-s, lost {r.Lost}, server CPU {Format(r.GetExtra("serverCpuPct"), "N0")}%, client CPU {Format(r.GetExtra("clientCpuPct"), "N0")}%",
-        "latency" => $"group {r.GroupSize} at {Format(r.GetExtra("rateMsgsPerSec"), "N0")} msg/s: p50 {Format(r.P50Ms, "N3")} ms, p99 {Format(r.P99Ms, "N3")} ms, p99.9 {Format(r.P999Ms, "N3")} ms, max {Format(r.MaxMs, "N3")} ms, lost {r.Lost}{(r.GetExtra("saturated") == 1 ? " (SATURATED: the pacer fell behind)" : string.Empty)}",
+        "latency" => $"group {r.GroupSize} at {Format(r.GetExtra("rateMsgsPerSec"), "N0")} msg/s: p50 {Format(r.P50Ms, "N3")} ms, p99 {Format(r.P99Ms, "N3")} ms, p99.9 {Format(r.P999Ms, "N3")} ms, max {Format(r.MaxMs, "N3")} ms, lost {r.Lost}, connections lost {Format(r.GetExtra("connectionsLost"), "N0")}, pacer behind at most {Format(r.GetExtra("pacerBehindMaxMs"), "N1")} ms{(r.GetExtra("saturated") == 1 ? " (SATURATED: the pacer fell behind)" : string.Empty)}",
         "idle" => $"{Format(r.MemPerConnBytes, "N0")} bytes working set and {Format(r.GetExtra("gcHeapPerConnBytes"), "N0")} bytes GC heap per idle connection",
         "connect" => $"{Format(r.ConnectsPerSec, "N0")} connections/s, {Format(r.GetExtra("serverCpuMsPerConnect"), "N3")} server CPU ms each",
         _ => string.Empty,

@@ -214,6 +214,7 @@ internal sealed class ClientRunner
                     ["messagesPerSec"] = deliveries / fan / seconds,
                     ["fan"] = fan,
                     ["duplicates"] = Math.Max(0, _sink.Received - expected),
+                    ["connectionsLost"] = _sink.ConnectionsLost,
                 },
             });
             await DisposeAllAsync(senders);
@@ -233,10 +234,13 @@ internal sealed class ClientRunner
 
     private async Task LatencyAsync(CancellationToken cancellationToken)
     {
-        Progress($"connecting {_settings.Connections} receivers");
-        List<IBenchConnection> receivers = await ConnectManyAsync(Users('u', 0, _settings.Connections), null, cancellationToken);
         foreach (int size in _settings.Sizes)
         {
+            // Fresh receivers per size: a connection the server closed in one run (slow consumer) must not count as
+            // lost deliveries in the next.
+            Progress($"group {size}: connecting {_settings.Connections} receivers");
+            List<IBenchConnection> receivers = await ConnectManyAsync(Users('u', 0, _settings.Connections), null, cancellationToken);
+            long lostBefore = _sink.ConnectionsLost;
             string group = BenchMembership.GroupName(size);
             int senderCount = Math.Min(size, _settings.Senders);
             List<IBenchConnection> senders = await ConnectManyAsync(Users('u', 0, senderCount), group, cancellationToken);
@@ -251,9 +255,17 @@ internal sealed class ClientRunner
             long end = recordFrom + (long)(_settings.Duration.TotalSeconds * Stopwatch.Frequency);
             _sink.RecordFrom(recordFrom);
             var pacer = new Pacer(senders, group, rate, start, end);
-            var thread = new Thread(pacer.Run) { IsBackground = true, Name = "pacer", Priority = ThreadPriority.AboveNormal };
+            // The pacer owns a thread of its own, and nothing blocks a thread-pool thread waiting for it: on one core
+            // the pool starts with one worker, and a blocked one stalls every receive loop until the pool grows.
+            var paced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() =>
+            {
+                pacer.Run();
+                paced.TrySetResult();
+            })
+            { IsBackground = true, Name = "pacer", Priority = ThreadPriority.AboveNormal };
             thread.Start();
-            await Task.Run(() => thread.Join(), cancellationToken).WaitAsync(_settings.Warmup + _settings.Duration + TimeSpan.FromSeconds(30), cancellationToken);
+            await paced.Task.WaitAsync(_settings.Warmup + _settings.Duration + TimeSpan.FromSeconds(30), cancellationToken);
 
             if (pacer.Error is not null)
             {
@@ -281,13 +293,13 @@ internal sealed class ClientRunner
                     ["samples"] = count,
                     ["pacerBehindMaxMs"] = pacer.MaxBehindMs,
                     ["saturated"] = pacer.GaveUp ? 1 : 0,
+                    ["connectionsLost"] = _sink.ConnectionsLost - lostBefore,
                 },
             });
             _sink.MeasureLatency = false;
             await DisposeAllAsync(senders);
+            await DisposeAllAsync(receivers);
         }
-
-        await DisposeAllAsync(receivers);
     }
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;

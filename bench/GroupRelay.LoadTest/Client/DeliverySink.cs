@@ -15,6 +15,7 @@ internal sealed class DeliverySink
     private readonly object _histogramGate = new();
     private LongHistogram _histogram = NewHistogram();
     private long _received;
+    private long _connectionsLost;
     private long _recordFrom = long.MaxValue;
     private TaskCompletionSource? _waiter;
 
@@ -22,6 +23,11 @@ internal sealed class DeliverySink
     public bool MeasureLatency { get; set; }
 
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Connections the server closed (for GroupRelay, 4001 slow consumer) or that broke, since creation.</summary>
+    public long ConnectionsLost => Interlocked.Read(ref _connectionsLost);
+
+    public void ConnectionLost() => Interlocked.Increment(ref _connectionsLost);
 
     /// <summary>Latencies are recorded only for messages meant to be sent at or after this timestamp (skips the warm-up).</summary>
     public void RecordFrom(long stopwatchTimestamp) => Volatile.Write(ref _recordFrom, stopwatchTimestamp);

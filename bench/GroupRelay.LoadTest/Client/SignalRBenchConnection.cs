@@ -13,6 +13,7 @@ internal sealed class SignalRBenchConnection : IBenchConnection
 {
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _disposing;
 
     public SignalRBenchConnection(Uri hubUri, string user, DeliverySink sink)
     {
@@ -24,6 +25,15 @@ internal sealed class SignalRBenchConnection : IBenchConnection
             })
             .Build();
         _connection.On("welcome", () => _welcome.TrySetResult());
+        _connection.Closed += _ =>
+        {
+            if (!_disposing)
+            {
+                sink.ConnectionLost();
+            }
+
+            return Task.CompletedTask;
+        };
         _connection.On<string, string, Body>("message", (_, _, body) =>
         {
             if (sink.MeasureLatency)
@@ -48,6 +58,7 @@ internal sealed class SignalRBenchConnection : IBenchConnection
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));

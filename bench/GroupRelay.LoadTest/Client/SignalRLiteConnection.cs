@@ -29,6 +29,7 @@ internal sealed class SignalRLiteConnection : IBenchConnection
     private readonly TaskCompletionSource _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _sendBuffer = new byte[512];
     private Task _receiveLoop = Task.CompletedTask;
+    private volatile bool _disposing;
 
     public SignalRLiteConnection(Uri wsHubUri, string user, DeliverySink sink)
     {
@@ -62,6 +63,7 @@ internal sealed class SignalRLiteConnection : IBenchConnection
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         try
         {
             if (_socket.State == WebSocketState.Open)
@@ -132,6 +134,10 @@ internal sealed class SignalRLiteConnection : IBenchConnection
         finally
         {
             _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
+            if (!_disposing)
+            {
+                _sink.ConnectionLost();
+            }
         }
     }
 

@@ -28,6 +28,7 @@ internal sealed class WebSocketBenchConnection : IBenchConnection
     private readonly TaskCompletionSource _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _sendBuffer = new byte[512];
     private Task _receiveLoop = Task.CompletedTask;
+    private volatile bool _disposing;
 
     /// <param name="uri">The server's WebSocket URI for this user (and, for the raw server, its target list).</param>
     /// <param name="raw">True for the raw ceiling: frames are bare bodies.</param>
@@ -79,6 +80,7 @@ internal sealed class WebSocketBenchConnection : IBenchConnection
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         try
         {
             if (_socket.State == WebSocketState.Open)
@@ -152,6 +154,10 @@ internal sealed class WebSocketBenchConnection : IBenchConnection
         finally
         {
             _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
+            if (!_disposing)
+            {
+                _sink.ConnectionLost();
+            }
         }
     }
 
