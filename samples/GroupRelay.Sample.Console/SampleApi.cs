@@ -3,13 +3,10 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace GroupRelay.Sample;
 
@@ -30,7 +27,7 @@ internal static class SampleApi
     /// DEMO LOGIN, NO PASSWORD: anyone may log in as any user in the database. It shows how a real login hands the
     /// relay a token; a real application checks credentials here.
     /// </summary>
-    private static async Task<IResult> LoginAsync(HttpContext http, SampleDatabase db, IOptionsMonitor<BearerTokenOptions> bearerOptions, ILoggerFactory loggers)
+    private static async Task<IResult> LoginAsync(HttpContext http, SampleDatabase db, SampleTokenService tokens, ILoggerFactory loggers)
     {
         string? user;
         try
@@ -57,20 +54,11 @@ internal static class SampleApi
             return Results.NotFound(new { error = $"there is no user '{user}' in the sample database" });
         }
 
-        // The same ticket and protector the bearer token handler uses (what Results.SignIn would write), returned
-        // in the sample's own shape {"token": ...}. The protector's keys live in the sample database.
-        BearerTokenOptions options = bearerOptions.Get(BearerTokenDefaults.AuthenticationScheme);
-        DateTimeOffset now = (options.TimeProvider ?? TimeProvider.System).GetUtcNow();
-        var identity = new ClaimsIdentity(
-            new[] { new Claim(ClaimTypes.NameIdentifier, user), new Claim(ClaimTypes.Name, user) },
-            BearerTokenDefaults.AuthenticationScheme);
-        var ticket = new AuthenticationTicket(
-            new ClaimsPrincipal(identity),
-            new AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now + options.BearerTokenExpiration },
-            BearerTokenDefaults.AuthenticationScheme);
-        string token = options.BearerTokenProtector.Protect(ticket);
+        // The bearer handler's own token format (what Results.SignIn would write), returned in the sample's own shape
+        // {"token": ...}. The keys live in the sample database, so the Fleck sample accepts the token too.
+        string token = tokens.Issue(user);
         SampleLog.DemoLogin(logger, user);
-        return Results.Ok(new { token, user, expiresIn = (long)options.BearerTokenExpiration.TotalSeconds });
+        return Results.Ok(new { token, user, expiresIn = (long)tokens.Lifetime.TotalSeconds });
     }
 
     private static IResult Problem(string message) => Results.BadRequest(new { error = message });

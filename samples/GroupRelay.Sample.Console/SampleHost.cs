@@ -34,7 +34,7 @@ internal static class SampleHost
         }
         catch (ArgumentException ex)
         {
-            await Console.Error.WriteLineAsync($"error: {ex.Message.Replace(" (Parameter 'args')", string.Empty, StringComparison.Ordinal)}");
+            await Console.Error.WriteLineAsync($"error: {SampleCommandLine.ErrorMessage(ex)}");
             return 2;
         }
 
@@ -97,7 +97,7 @@ internal static class SampleHost
         // tokens are never logged, so that line is off.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
-        // "No XML encryptor configured": known and documented on SqliteXmlRepository; SampleLog.KeysUnencrypted says it once.
+        // "No XML encryptor configured": known and documented on SqliteXmlRepository; SampleStartupLog.DatabaseOpened says it once.
         builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
 
         var database = new SampleDatabase(options.DatabasePath);
@@ -106,10 +106,14 @@ internal static class SampleHost
         builder.Services.AddSingleton(database);
         builder.Services.AddSampleDataProtection(database);
 
+        // Tokens in the bearer handler's own format, from the key ring in the database: the Fleck sample on the same
+        // database issues and accepts the same tokens (SampleTokenService).
+        builder.Services.AddSampleTokens(SampleTokenService.DefaultLifetime);
+
         builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme)
             .AddBearerToken(bearer =>
             {
-                bearer.BearerTokenExpiration = TimeSpan.FromHours(12);
+                bearer.BearerTokenExpiration = SampleTokenService.DefaultLifetime;
                 bearer.Events = new BearerTokenEvents
                 {
                     // Browsers cannot set headers on a WebSocket: the relay path (only) also takes ?access_token=.
@@ -137,17 +141,7 @@ internal static class SampleHost
 
         WebApplication app = builder.Build();
         ILogger logger = app.Logger;
-        if (seed is not null)
-        {
-            string seedFile = Path.GetFullPath(options.SeedPath!);
-            SampleLog.Reseeded(logger, database.Path, seedFile, seed.Users.Count, seed.Groups.Count);
-        }
-        else if (seeded)
-        {
-            SampleLog.CreatedWithDemoData(logger, database.Path);
-        }
-
-        SampleLog.KeysUnencrypted(logger, database.Path);
+        SampleStartupLog.DatabaseOpened(logger, database, options.SeedPath, seed, seeded);
 
         app.Use(static (context, next) =>
         {

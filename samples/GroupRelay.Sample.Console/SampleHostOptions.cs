@@ -7,7 +7,7 @@ namespace GroupRelay.Sample;
 internal sealed class SampleHostOptions
 {
     public const string DefaultUrls = "http://127.0.0.1:5080";
-    public const string DefaultDatabase = "grouprelay-sample.db";
+    public const string DefaultDatabase = SampleDatabase.DefaultPath;
 
     public const string Usage = """
         GroupRelay sample chat: real-time group chat and presence over WebSockets.
@@ -31,67 +31,28 @@ internal sealed class SampleHostOptions
         Demo login: there are no passwords. Pick a user on the page, or POST /api/login {"user":"alice"}.
         """;
 
-    public string Urls { get; private set; } = DefaultUrls;
+    public string Urls { get; private init; } = DefaultUrls;
 
-    public string DatabasePath { get; private set; } = DefaultDatabase;
+    public string DatabasePath { get; private init; } = DefaultDatabase;
 
-    public string? SeedPath { get; private set; }
+    public string? SeedPath { get; private init; }
 
     /// <summary>The Redis endpoint to scale out through, or null for a single host.</summary>
-    public string? Redis { get; private set; }
+    public string? Redis { get; private init; }
 
-    public bool ShowHelp { get; private set; }
+    public bool ShowHelp { get; private init; }
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> naming the bad argument.</summary>
     public static SampleHostOptions Parse(IReadOnlyList<string> args)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        var options = new SampleHostOptions();
-        for (int i = 0; i < args.Count; i++)
+        SampleCommandLine line = SampleCommandLine.Parse(args, "--urls", "--db", "--seed", "--redis");
+        return new SampleHostOptions
         {
-            string arg = args[i];
-            string name = arg;
-            string? value = null;
-            int equals = arg.IndexOf('=', StringComparison.Ordinal);
-            if (arg.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                name = arg[..equals];
-                value = arg[(equals + 1)..];
-            }
-
-            switch (name)
-            {
-                case "-h" or "--help" or "-?":
-                    options.ShowHelp = true;
-                    break;
-                case "--urls":
-                    options.Urls = value ?? Next(args, ref i, name);
-                    break;
-                case "--db":
-                    options.DatabasePath = value ?? Next(args, ref i, name);
-                    break;
-                case "--seed":
-                    options.SeedPath = value ?? Next(args, ref i, name);
-                    break;
-                case "--redis":
-                    options.Redis = value ?? Next(args, ref i, name);
-                    break;
-                default:
-                    throw new ArgumentException($"unknown argument '{arg}' (see --help)", nameof(args));
-            }
-        }
-
-        return options;
-    }
-
-    private static string Next(IReadOnlyList<string> args, ref int i, string name)
-    {
-        if (i + 1 >= args.Count || string.IsNullOrWhiteSpace(args[i + 1]) || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"{name} needs a value (see --help)", nameof(args));
-        }
-
-        i++;
-        return args[i];
+            ShowHelp = line.ShowHelp,
+            Urls = line.Get("--urls") ?? DefaultUrls,
+            DatabasePath = line.Get("--db") ?? DefaultDatabase,
+            SeedPath = line.Get("--seed"),
+            Redis = line.Get("--redis"),
+        };
     }
 }

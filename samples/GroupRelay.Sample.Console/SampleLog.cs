@@ -8,18 +8,9 @@ internal static partial class SampleLog
     [LoggerMessage(EventId = 9001, Level = LogLevel.Information, Message = "GroupRelay sample chat is running: open {Url} in a browser (database {Database}). Press Ctrl+C to stop.")]
     public static partial void Ready(ILogger logger, string url, string database);
 
-    [LoggerMessage(EventId = 9002, Level = LogLevel.Information, Message = "Created {Database} with the demo data: users alice, bob, carol, dave, erin; groups team, family, all.")]
-    public static partial void CreatedWithDemoData(ILogger logger, string database);
-
-    [LoggerMessage(EventId = 9003, Level = LogLevel.Information, Message = "Replaced the data in {Database} with {SeedFile}: {Users} users, {Groups} groups.")]
-    public static partial void Reseeded(ILogger logger, string database, string seedFile, int users, int groups);
-
     [LoggerMessage(EventId = 9004, Level = LogLevel.Information, Message = "Demo login (no password) as {User}: token issued.")]
     public static partial void DemoLogin(ILogger logger, string user);
 
     [LoggerMessage(EventId = 9005, Level = LogLevel.Information, Message = "Demo login refused: no user {User} in the database.")]
     public static partial void LoginUnknownUser(ILogger logger, string user);
-
-    [LoggerMessage(EventId = 9006, Level = LogLevel.Information, Message = "Token signing keys are kept unencrypted in {Database} (sample only): anyone who can read the file can mint tokens.")]
-    public static partial void KeysUnencrypted(ILogger logger, string database);
 }

@@ -56,6 +56,12 @@ public sealed class SampleDatabase
         );
         """;
 
+    /// <summary>
+    /// The database file every sample host uses when none is given, relative to the working directory: hosts started
+    /// in the same folder share it (and so accept each other's tokens).
+    /// </summary>
+    public const string DefaultPath = "grouprelay-sample.db";
+
     /// <summary>Creates the store for a database file; nothing is opened until the first call.</summary>
     /// <param name="path">The SQLite file; created (with its folder) by <see cref="InitializeAsync"/> when missing.</param>
     public SampleDatabase(string path)

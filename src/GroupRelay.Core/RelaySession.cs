@@ -66,8 +66,11 @@ public sealed class RelaySession : IAsyncDisposable
     /// <param name="closeCode">The client's close code, or null when it sent none.</param>
     public Task ReceiveCloseAsync(int? closeCode)
     {
-        Connection.Outbound.RequestClose(closeCode is int code && code is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015 ? code : RelayCloseCodes.Normal, string.Empty, discardQueued: false, answeringPeer: true);
-        return Connection.Outbound.Completion;
+        Connection.Outbound.RequestClose(closeCode is int code && code is >= 1000 and < 5000 and not 1005 and not 1006 and not 1015 ? code : RelayCloseCodes.Normal, string.Empty, discardQueued: false);
+
+        // Not Completion: that waits for the transport to report the end of the socket, which the transport does only
+        // after this returns (it calls this from its receive loop), so it would always run into the close timeout.
+        return Connection.Outbound.CloseSent;
     }
 
     /// <summary>Asks the server side to close the connection with a code of <see cref="RelayCloseCodes"/>.</summary>

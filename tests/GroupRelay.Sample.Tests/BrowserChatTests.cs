@@ -18,14 +18,10 @@ namespace GroupRelay.Sample.Tests;
 /// </summary>
 public sealed class BrowserChatTests
 {
-    private const string Chromium = "/usr/bin/chromium";
+    private const string Chromium = SampleBrowser.ExecutablePath;
     private const float Timeout = 15_000;
 
-    private static readonly string[] ChromiumArgs =
-    [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-    ];
+    private static readonly string[] ChromiumArgs = SampleBrowser.Args;
 
     private static readonly string? Screenshot = Environment.GetEnvironmentVariable("GROUPRELAY_SAMPLE_SCREENSHOT") is { Length: > 0 } path ? path : null;
 

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -42,6 +44,11 @@ public sealed class RelayTestClient : IAsyncDisposable
 
     /// <summary>Raw text frames received (before splitting), for coalescing checks.</summary>
     public int RawFrameCount { get; private set; }
+
+    /// <summary>Every raw text frame received: its size in bytes and how many JSON objects it held.</summary>
+    public IReadOnlyCollection<(int Bytes, int Objects)> RawFrames => _rawFrames;
+
+    private readonly ConcurrentQueue<(int Bytes, int Objects)> _rawFrames = new();
 
     public static async Task<RelayTestClient> ConnectAsync(Uri uri, string user, bool waitForWelcome = true, bool startReading = true, Action<ClientWebSocketOptions>? configure = null, CancellationToken cancellationToken = default)
     {
@@ -89,7 +96,11 @@ public sealed class RelayTestClient : IAsyncDisposable
 
     public async Task SendRawAsync(byte[] payload, WebSocketMessageType type)
     {
-        await _sendLock.WaitAsync();
+        if (!await _sendLock.WaitAsync(DefaultTimeout))
+        {
+            throw new TimeoutException($"{User}: another send did not finish within {DefaultTimeout.TotalSeconds} s.");
+        }
+
         try
         {
             using var timeout = new CancellationTokenSource(DefaultTimeout);
@@ -202,6 +213,86 @@ public sealed class RelayTestClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The next <paramref name="count"/> objects of the given type, in arrival order (set-aside ones first); others
+    /// are set aside. Fails when they do not all arrive within the timeout.
+    /// </summary>
+    public async Task<List<JsonElement>> CollectAsync(string type, int count, TimeSpan? timeout = null)
+    {
+        var found = new List<JsonElement>(count);
+        int index = 0;
+        while (index < _skipped.Count && found.Count < count)
+        {
+            if (_skipped[index].TryGetProperty("type", out JsonElement t) && t.GetString() == type)
+            {
+                found.Add(_skipped[index]);
+                _skipped.RemoveAt(index);
+            }
+            else
+            {
+                index++;
+            }
+        }
+
+        DateTime deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (found.Count < count)
+        {
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"{User}: only {found.Count} of {count} '{type}' frames arrived within the timeout.");
+            }
+
+            JsonElement frame = await ReceiveAsync(left);
+            if (frame.TryGetProperty("type", out JsonElement ft) && ft.GetString() == type)
+            {
+                found.Add(frame);
+            }
+            else
+            {
+                _skipped.Add(frame);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// A barrier: sends a <c>ping</c> with a fresh id and returns every object that arrived before its <c>pong</c>
+    /// (including those set aside earlier), leaving nothing set aside. Frames of one connection are ordered, so
+    /// whatever the server queued to this connection before it handled the ping is in the list.
+    /// </summary>
+    public async Task<List<JsonElement>> DrainAsync()
+    {
+        string id = "drain-" + Guid.NewGuid().ToString("N")[..8];
+        var frames = new List<JsonElement>(_skipped);
+        _skipped.Clear();
+        await SendAsync(new Dictionary<string, object?> { ["type"] = "ping", ["id"] = id });
+        DateTime deadline = DateTime.UtcNow + DefaultTimeout;
+        while (true)
+        {
+            TimeSpan left = deadline - DateTime.UtcNow;
+            JsonElement frame = await ReceiveAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
+            if (frame.GetProperty("type").GetString() == "pong" && frame.TryGetProperty("id", out JsonElement fid) && fid.GetString() == id)
+            {
+                return frames;
+            }
+
+            frames.Add(frame);
+        }
+    }
+
+    /// <summary>Takes an object that has already arrived, without waiting (after a close: whatever came before it).</summary>
+    public bool TryReadNow(out JsonElement frame) => _frames.Reader.TryRead(out frame);
+
+    /// <summary>Takes every set-aside object (and forgets them).</summary>
+    public List<JsonElement> TakeSkipped()
+    {
+        var frames = _skipped.ToList();
+        _skipped.Clear();
+        return frames;
+    }
+
     public async Task CloseAsync(WebSocketCloseStatus status = WebSocketCloseStatus.NormalClosure)
     {
         using var timeout = new CancellationTokenSource(DefaultTimeout);
@@ -256,8 +347,10 @@ public sealed class RelayTestClient : IAsyncDisposable
 
                 RawFrameCount++;
                 string text = Encoding.UTF8.GetString(message.ToArray());
+                string[] lines = text.Split('\n');
+                _rawFrames.Enqueue((message.Count, lines.Length));
                 message.Clear();
-                foreach (string line in text.Split('\n'))
+                foreach (string line in lines)
                 {
                     using JsonDocument doc = JsonDocument.Parse(line);
                     _frames.Writer.TryWrite(doc.RootElement.Clone());
@@ -267,6 +360,11 @@ public sealed class RelayTestClient : IAsyncDisposable
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or OperationCanceledException)
         {
             _closed.TrySetResult(Socket.CloseStatus);
+        }
+        catch (JsonException ex)
+        {
+            // The server broke the wire format: fail every waiting test loudly instead of hanging.
+            _closed.TrySetException(new InvalidOperationException($"{User}: the server sent a frame that is not JSON.", ex));
         }
         finally
         {

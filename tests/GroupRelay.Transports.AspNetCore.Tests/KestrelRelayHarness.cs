@@ -19,8 +19,22 @@ namespace GroupRelay.Transports.AspNetCore.Tests;
 /// <summary>A real Kestrel host on 127.0.0.1 (free port) serving <c>MapGroupRelay("/relay").RequireAuthorization()</c>.</summary>
 public sealed class KestrelRelayHarness : RelayServerHarness
 {
+    /// <summary>A second claim the test authentication adds: its value is this prefix and the token.</summary>
+    public const string TenantUserClaimType = "tenant_user";
+    public const string TenantUserPrefix = "tenant/";
+
+    private readonly Action<GroupRelayEndpointOptions> _configureEndpoint;
+    private readonly bool _requireAuthorization;
     private WebApplication? _app;
     private Uri? _relayUri;
+
+    /// <param name="configureEndpoint">The endpoint's options (default: none changed).</param>
+    /// <param name="requireAuthorization">Whether the endpoint is mapped with <c>.RequireAuthorization()</c>; without it the endpoint refuses anonymous upgrades itself.</param>
+    public KestrelRelayHarness(Action<GroupRelayEndpointOptions>? configureEndpoint = null, bool requireAuthorization = true)
+    {
+        _configureEndpoint = configureEndpoint ?? (_ => { });
+        _requireAuthorization = requireAuthorization;
+    }
 
     public override Uri RelayUri => _relayUri ?? throw new InvalidOperationException("Not started.");
 
@@ -36,15 +50,26 @@ public sealed class KestrelRelayHarness : RelayServerHarness
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("GROUPRELAY_TEST_LOG") == "1")
+        {
+            // For debugging a failing test: the server's log on the console (dotnet test --logger "console;verbosity=detailed").
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddAuthentication(TestAuthHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);
         builder.Services.AddAuthorization();
-        builder.Services.AddGroupRelay(configure).AddMembershipSource(Membership);
+        AddTestServices(builder.Services.AddGroupRelay(configure));
         _app = builder.Build();
         _app.UseWebSockets();
         _app.UseAuthentication();
         _app.UseAuthorization();
-        _app.MapGroupRelay("/relay").RequireAuthorization();
+        IEndpointConventionBuilder endpoint = _app.MapGroupRelay("/relay", _configureEndpoint);
+        if (_requireAuthorization)
+        {
+            endpoint.RequireAuthorization();
+        }
+
         await _app.StartAsync(cancellationToken);
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _relayUri = new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal) + "/relay");
@@ -86,7 +111,7 @@ public sealed class KestrelRelayHarness : RelayServerHarness
                 return Task.FromResult(AuthenticateResult.NoResult());
             }
 
-            var identity = new ClaimsIdentity(new[] { new Claim(ClaimTypes.NameIdentifier, token) }, SchemeName);
+            var identity = new ClaimsIdentity(new[] { new Claim(ClaimTypes.NameIdentifier, token), new Claim(TenantUserClaimType, TenantUserPrefix + token) }, SchemeName);
             return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
         }
     }

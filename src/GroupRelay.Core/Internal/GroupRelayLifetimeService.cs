@@ -8,14 +8,30 @@ namespace GroupRelay.Internal;
 /// Builds the relay when the host starts (so a missing membership source or a bad option fails start-up, not the
 /// first connection) and closes every connection with 1001 when the host stops, before the server goes away.
 /// </summary>
-internal sealed class GroupRelayLifetimeService : IHostedService
+/// <remarks>
+/// The close runs in <see cref="StoppingAsync"/>, before any hosted service's <c>StopAsync</c>: a web server such as
+/// Kestrel is itself a hosted service that may stop first, and it waits for open WebSockets until its shutdown
+/// timeout, then aborts them, so a close in <see cref="StopAsync"/> alone would come too late for a graceful 1001.
+/// </remarks>
+internal sealed class GroupRelayLifetimeService : IHostedLifecycleService
 {
     private readonly RelayRuntime _runtime;
 
     public GroupRelayLifetimeService(RelayRuntime runtime) => _runtime = runtime;
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => CloseAllAsync(cancellationToken);
+
+    // Also here, for connections accepted while the others stopped.
+    public Task StopAsync(CancellationToken cancellationToken) => CloseAllAsync(cancellationToken);
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private Task CloseAllAsync(CancellationToken cancellationToken)
         => _runtime.Handler.CloseAllAsync(RelayCloseCodes.GoingAway, "server shutting down", cancellationToken);
 }

@@ -36,6 +36,9 @@ internal static partial class GroupRelayLog
     [LoggerMessage(EventId = 15, Level = LogLevel.Debug, Message = "The socket of connection {ConnectionId} failed while sending; it was aborted.")]
     public static partial void WriterFailed(ILogger logger, string connectionId, Exception exception);
 
+    [LoggerMessage(EventId = 16, Level = LogLevel.Debug, Message = "Connection {ConnectionId} of user {UserId} went away while its groups were loading.")]
+    public static partial void HandshakeAbandoned(ILogger logger, string connectionId, string userId);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Connection {ConnectionId} did not finish closing within {Timeout}; its socket was aborted.")]
     public static partial void CloseTimedOut(ILogger logger, string connectionId, TimeSpan timeout);
 

@@ -37,6 +37,12 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.CloseTimeout) + " (seconds)", options.CloseTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.KeepAliveInterval) + " (seconds)", options.KeepAliveInterval.TotalSeconds, 0, 3600);
+        if (options.MaxQueueBytes < 2L * options.MaxFrameBytes)
+        {
+            // A message frame is its body plus the envelope, so one full-size message must fit the queue with room to spare.
+            failures.Add($"GroupRelayOptions.MaxQueueBytes ({options.MaxQueueBytes}) must be at least twice GroupRelayOptions.MaxFrameBytes ({options.MaxFrameBytes}), or one full-size message would close every recipient with 4001.");
+        }
+
         if (options.MaxWatchPerRequest > options.MaxWatchedUsers)
         {
             failures.Add($"GroupRelayOptions.MaxWatchPerRequest ({options.MaxWatchPerRequest}) must not exceed GroupRelayOptions.MaxWatchedUsers ({options.MaxWatchedUsers}).");

@@ -39,13 +39,13 @@ internal sealed class OutboundQueue
     private readonly string _connectionId;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
     private long _queuedBytes;
     private int _queuedFrames;
     private int _closeCode;
     private string _closeReason = string.Empty;
     private volatile bool _discard;
-    private volatile bool _answeringPeer;
     private Task _writer = Task.CompletedTask;
 
     public OutboundQueue(IRelaySocket socket, GroupRelayOptions options, ILogger logger, string connectionId)
@@ -65,8 +65,14 @@ internal sealed class OutboundQueue
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
-    /// <summary>Completes when the writer loop has sent the close frame (or given up).</summary>
+    /// <summary>Completes when the writer loop has ended: the close handshake finished, or it gave up.</summary>
     public Task Completion => _writer;
+
+    /// <summary>
+    /// Completes when the writer has sent the close frame, or stopped without sending it. Unlike <see cref="Completion"/>
+    /// it does not wait for the transport to report the end of the socket.
+    /// </summary>
+    public Task CloseSent => _closeSent.Task;
 
     public void Start() => _writer = Task.Run(RunAsync);
 
@@ -100,14 +106,13 @@ internal sealed class OutboundQueue
     /// Stops accepting frames and has the writer send a close frame after what is queued (or instead of it, when
     /// <paramref name="discardQueued"/>). Returns false when the connection was already closing.
     /// </summary>
-    public bool RequestClose(int closeCode, string reason, bool discardQueued, bool answeringPeer = false)
+    public bool RequestClose(int closeCode, string reason, bool discardQueued)
     {
         if (Interlocked.CompareExchange(ref _state, Closing, Open) != Open)
         {
             return false;
         }
 
-        _answeringPeer = answeringPeer;
         _closeReason = reason;
         _discard = discardQueued;
         Volatile.Write(ref _closeCode, closeCode);
@@ -173,13 +178,11 @@ internal sealed class OutboundQueue
             if (CloseCode != 0 && !_transportEnded.Task.IsCompleted)
             {
                 await _socket.CloseAsync(CloseCode, _closeReason, abort).ConfigureAwait(false);
+                _closeSent.TrySetResult();
 
-                // A close the server started is complete when the transport's receive loop sees the client's reply;
-                // a close the client started is complete now, and the transport ends the connection itself.
-                if (!_answeringPeer)
-                {
-                    await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
-                }
+                // The transport ends the connection when its receive loop sees the client's reply (a close the server
+                // started) or right after the reply is sent (a close the client started: it waits on CloseSent).
+                await _transportEnded.Task.WaitAsync(abort).ConfigureAwait(false);
             }
 
             GroupRelayLog.WriterStopped(_logger, _connectionId, "closed");
@@ -196,6 +199,8 @@ internal sealed class OutboundQueue
         }
         finally
         {
+            _closeSent.TrySetResult();
+
             // Release the accounting of frames that will never be sent.
             while (reader.TryRead(out ReadOnlyMemory<byte> frame))
             {

@@ -62,8 +62,20 @@ internal sealed class RelayLifecycle
         var connection = new RelayConnection(connectionId, userId, socket, _options, _logger);
         _connections[connectionId] = connection;
         _metrics.ConnectionOpened();
-        connection.Outbound.Start();
+        try
+        {
+            return await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The writer starts only now, so welcome (queued first) leaves once the connection is in the online list
+            // and the group index, as PROTOCOL.md requires; a failed connection's writer sends its close frame.
+            connection.Outbound.Start();
+        }
+    }
 
+    private async Task<RelayConnection> RegisterAsync(RelayConnection connection, string connectionId, string userId, CancellationToken cancellationToken)
+    {
         if (string.IsNullOrEmpty(userId) || userId.Length > _options.MaxIdLength)
         {
             GroupRelayLog.InvalidUserId(_logger, connectionId, _options.MaxIdLength);
@@ -85,6 +97,13 @@ internal sealed class RelayLifecycle
             {
                 GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connectionId);
                 connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source timed out", discardQueued: true);
+                return connection;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The client went away while its groups were loading: nothing failed, nothing to register.
+                GroupRelayLog.HandshakeAbandoned(_logger, connectionId, userId);
+                connection.Outbound.RequestClose(RelayCloseCodes.Normal, "client went away", discardQueued: true);
                 return connection;
             }
             catch (Exception ex)
@@ -113,12 +132,15 @@ internal sealed class RelayLifecycle
             var removed = current.Where(g => !loadedSet.Contains(g)).ToList();
             foreach (string group in added)
             {
+                // 'added' reaches the user's other connections before the first message of the group can.
+                QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: true, group));
                 await _directory.AddMemberAsync(group, userId, CancellationToken.None).ConfigureAwait(false);
             }
 
             foreach (string group in removed)
             {
                 await _directory.RemoveMemberAsync(group, userId, CancellationToken.None).ConfigureAwait(false);
+                QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: false, group));
             }
 
             // Welcome goes into the queue before the connection becomes reachable, so it is always the first frame.
@@ -127,15 +149,16 @@ internal sealed class RelayLifecycle
 
             if (wasOnline)
             {
-                // The host's data changed since the user's other connections loaded it: they follow, as with the server API.
+                // The host's data changed since the user's other connections loaded it: they followed above ('added'/
+                // 'removed'), and the group's other members learn it as with the server API.
                 foreach (string group in added)
                 {
-                    AnnounceMembership(userId, group, added: true, except: connection);
+                    AnnounceMember(group, userId, joined: true);
                 }
 
                 foreach (string group in removed)
                 {
-                    AnnounceMembership(userId, group, added: false, except: connection);
+                    AnnounceMember(group, userId, joined: false);
                 }
             }
             else if (first)
@@ -202,12 +225,15 @@ internal sealed class RelayLifecycle
         using (await _gate.EnterAsync(userId, cancellationToken).ConfigureAwait(false))
         {
             if (!(await _presence.GetStateAsync(userId, cancellationToken).ConfigureAwait(false)).IsOnline
-                || !await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false))
+                || await _directory.IsMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false))
             {
                 return false;
             }
 
-            AnnounceMembership(userId, groupId, added: true, except: null);
+            // 'added' is queued before the user becomes routable in the group, so no message of the group overtakes it.
+            QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: true, groupId));
+            await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+            AnnounceMember(groupId, userId, joined: true);
             return true;
         }
     }
@@ -222,7 +248,8 @@ internal sealed class RelayLifecycle
                 return false;
             }
 
-            AnnounceMembership(userId, groupId, added: false, except: null);
+            QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: false, groupId));
+            AnnounceMember(groupId, userId, joined: false);
             return true;
         }
     }
@@ -240,19 +267,26 @@ internal sealed class RelayLifecycle
                 return false;
             }
 
-            bool changed = add
-                ? await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false)
-                : await _directory.RemoveMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
-            if (changed)
+            if (add)
             {
-                byte[] own = FrameWriter.MembershipEvent(add, groupId);
-                foreach (RelayConnection connection in _presence.GetLocalConnections(userId))
+                if (await _directory.IsMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false))
                 {
-                    _router.Queue(connection, own);
+                    return false;
                 }
+
+                // Queued before the user becomes routable in the group, so no message of the group overtakes it.
+                QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: true, groupId));
+                await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+                return true;
             }
 
-            return changed;
+            if (!await _directory.RemoveMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            QueueToOwnConnections(userId, FrameWriter.MembershipEvent(added: false, groupId));
+            return true;
         }
     }
 
@@ -281,19 +315,13 @@ internal sealed class RelayLifecycle
         }
     }
 
-    /// <summary><c>added</c>/<c>removed</c> to the user's own connections, and <c>joined</c>/<c>left</c> to the group's other members.</summary>
-    private void AnnounceMembership(string userId, string groupId, bool added, RelayConnection? except)
+    /// <summary>Queues an <c>added</c>/<c>removed</c> frame to every connection of the user in this process.</summary>
+    private void QueueToOwnConnections(string userId, byte[] frame)
     {
-        byte[] own = FrameWriter.MembershipEvent(added, groupId);
         foreach (RelayConnection connection in _presence.GetLocalConnections(userId))
         {
-            if (!ReferenceEquals(connection, except))
-            {
-                _router.Queue(connection, own);
-            }
+            _router.Queue(connection, frame);
         }
-
-        AnnounceMember(groupId, userId, joined: added);
     }
 
     private void AnnounceMember(string groupId, string userId, bool joined)

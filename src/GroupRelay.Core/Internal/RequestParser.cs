@@ -179,6 +179,12 @@ internal sealed class RequestParser
                 : $"invalid JSON at byte {reader.BytesConsumed}";
             return new ParseResult(RelayErrorCodes.BadRequest, detail, id);
         }
+        catch (InvalidOperationException)
+        {
+            // GetString() throws this (not JsonException) for an escape that is valid JSON but not valid UTF-16,
+            // such as a lone surrogate "\ud800": a bad request, never an exception out of the receive loop.
+            return new ParseResult(RelayErrorCodes.BadRequest, "a string field holds an invalid escape (lone surrogate)", id);
+        }
 
         request.Id = id;
         if (!typeSeen)
