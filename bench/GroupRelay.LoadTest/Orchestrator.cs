@@ -45,7 +45,8 @@ internal sealed class Orchestrator
 
         Console.WriteLine("# GroupRelay load test" + (_options.Quick ? " (quick)" : string.Empty));
         Console.WriteLine();
-        Console.WriteLine(MachineDescription());
+        string machine = MachineDescription();
+        Console.WriteLine(machine);
         Console.WriteLine();
         foreach (string scenario in _options.Scenarios)
         {
@@ -74,7 +75,7 @@ internal sealed class Orchestrator
         string outDir = _options.OutDir ?? Path.Combine(_root, "bench", "results", _options.Quick ? "quick" : string.Empty);
         Directory.CreateDirectory(outDir);
         string chart = Path.Combine(outDir, "loadtest.svg");
-        await File.WriteAllTextAsync(chart, SvgChart.Render(_results, _options.Systems.Where(s => !_skipped.Contains(s)).ToList(), MachineDescription()));
+        await File.WriteAllTextAsync(chart, SvgChart.Render(_results, _options.Systems.Where(s => !_skipped.Contains(s)).ToList(), machine + "; at the end: " + LoadAverage()));
         Console.WriteLine("chart: " + chart);
 
         if (_failures.Count > 0)
