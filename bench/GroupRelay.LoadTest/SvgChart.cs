@@ -27,7 +27,7 @@ internal static class SvgChart
         Panel(svg, results, systems, "latency", "Latency p99 in ms (lower is better)", r => r.P99Ms, 2 * left + panelWidth, top, panelWidth - 40, panelHeight);
         for (int i = 0; i < systems.Count; i++)
         {
-            int x = left + i * 200;
+            int x = left + i * 185;
             int y = top + panelHeight + 70;
             svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x}\" y=\"{y - 10}\" width=\"12\" height=\"12\" fill=\"{Colors[i % Colors.Length]}\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + 18}\" y=\"{y}\">{WebUtility.HtmlEncode(SystemNames.Display(systems[i]))}</text>");
