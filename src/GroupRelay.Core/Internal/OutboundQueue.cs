@@ -138,8 +138,25 @@ internal sealed class OutboundQueue
         CancellationToken abort = _abort.Token;
         try
         {
-            while (await reader.WaitToReadAsync(abort).ConfigureAwait(false))
+            while (true)
             {
+                // Wait without the token: a single-reader channel then reuses one waiter for the life of the
+                // connection, where a cancellable wait allocates a new one (~100 B) at every wake-up, i.e. per
+                // delivery. Every path that cancels _abort completes the channel first, so the wait still ends at once.
+                bool more = await reader.WaitToReadAsync().ConfigureAwait(false);
+                if (abort.IsCancellationRequested)
+                {
+                    // The cancelled exit, without throwing: every disconnect comes this way (TransportEnded), and an
+                    // exception per connection is the dearest part of closing one.
+                    Aborted();
+                    return;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
                 while (reader.TryRead(out ReadOnlyMemory<byte> frame))
                 {
                     Dequeued(frame.Length);
@@ -172,11 +189,7 @@ internal sealed class OutboundQueue
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
-            if (!_transportEnded.Task.IsCompleted)
-            {
-                GroupRelayLog.CloseTimedOut(_logger, _connectionId, _options.CloseTimeout);
-                _socket.Abort();
-            }
+            Aborted();
         }
         catch (Exception ex)
         {
@@ -193,6 +206,15 @@ internal sealed class OutboundQueue
             {
                 Dequeued(frame.Length);
             }
+        }
+    }
+
+    private void Aborted()
+    {
+        if (!_transportEnded.Task.IsCompleted)
+        {
+            GroupRelayLog.CloseTimedOut(_logger, _connectionId, _options.CloseTimeout);
+            _socket.Abort();
         }
     }
 

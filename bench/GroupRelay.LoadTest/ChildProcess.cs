@@ -1,0 +1,178 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+
+namespace GroupRelay.LoadTest;
+
+/// <summary>A server or client process with line-based stdin/stdout, its stderr kept for error messages.</summary>
+internal sealed class ChildProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+    private readonly Queue<string> _stderr = new();
+
+    private ChildProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts <paramref name="command"/> on the given core (taskset -c) when <paramref name="core"/> is set.</summary>
+    public static ChildProcess Start(IReadOnlyList<string> command, int? core)
+    {
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (core is int c)
+        {
+            info.FileName = "taskset";
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(c.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            info.ArgumentList.Add(command[0]);
+        }
+        else
+        {
+            info.FileName = command[0];
+        }
+
+        for (int i = 1; i < command.Count; i++)
+        {
+            info.ArgumentList.Add(command[i]);
+        }
+
+        // Loopback only; the children need no proxy and must never pick one up from the environment.
+        info.Environment.Remove("HTTP_PROXY");
+        info.Environment.Remove("HTTPS_PROXY");
+        info.Environment.Remove("ALL_PROXY");
+        info.Environment["DOTNET_gcServer"] = "0";
+        var process = new Process { StartInfo = info };
+        var child = new ChildProcess(process);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                child._lines.Writer.TryComplete();
+            }
+            else
+            {
+                child._lines.Writer.TryWrite(e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (child._stderr)
+            {
+                child._stderr.Enqueue(e.Data);
+                if (child._stderr.Count > 20)
+                {
+                    child._stderr.Dequeue();
+                }
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    public string StderrTail()
+    {
+        lock (_stderr)
+        {
+            return _stderr.Count == 0 ? "(no output on stderr)" : string.Join(Environment.NewLine, _stderr);
+        }
+    }
+
+    /// <summary>The next stdout line, or null when the process closed stdout or <paramref name="timeout"/> passed.</summary>
+    public async Task<string?> ReadLineAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return await _lines.Reader.ReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (ChannelClosedException)
+        {
+            return null;
+        }
+    }
+
+    public async Task WriteLineAsync(string line)
+    {
+        if (!_process.HasExited)
+        {
+            await _process.StandardInput.WriteLineAsync(line);
+            await _process.StandardInput.FlushAsync();
+        }
+    }
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Asks the process to quit (stdin), then kills it if it has not exited in time.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await WriteLineAsync("quit");
+            _process.StandardInput.Close();
+        }
+        catch (Exception ex) when (ex is System.IO.IOException or InvalidOperationException)
+        {
+        }
+
+        if (!await WaitForExitAsync(timeout))
+        {
+            Kill();
+        }
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,178 @@
+using System;
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay.LoadTest.Client;
+
+/// <summary>
+/// A minimal client of SignalR's JSON hub protocol over a plain <see cref="ClientWebSocket"/>: handshake, then
+/// invocations separated by 0x1E. It exists because the official client deserialises every argument of every
+/// invocation, which on one client core saturates before the SignalR server does; this one counts messages the way
+/// the GroupRelay and raw clients do, so the server's numbers are its own. Same server, same hub, same frames.
+/// </summary>
+internal sealed class SignalRLiteConnection : IBenchConnection
+{
+    private const byte RecordSeparator = 0x1e;
+    private static readonly byte[] Handshake = Encoding.UTF8.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e");
+    private static readonly byte[] MessageInvocation = Encoding.UTF8.GetBytes("\"target\":\"message\"");
+    private static readonly byte[] WelcomeInvocation = Encoding.UTF8.GetBytes("\"target\":\"welcome\"");
+    private static readonly byte[] TimestampKey = Encoding.UTF8.GetBytes("\"t\":");
+
+    private readonly ClientWebSocket _socket = new();
+    private readonly Uri _uri;
+    private readonly DeliverySink _sink;
+    private readonly TaskCompletionSource _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _sendBuffer = new byte[512];
+    private Task _receiveLoop = Task.CompletedTask;
+    private volatile bool _disposing;
+
+    public SignalRLiteConnection(Uri wsHubUri, string user, DeliverySink sink)
+    {
+        _uri = new Uri(wsHubUri + "?access_token=" + Uri.EscapeDataString(user));
+        _sink = sink;
+        _socket.Options.KeepAliveInterval = TimeSpan.Zero;
+    }
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        await _socket.ConnectAsync(_uri, cancellationToken);
+        await _socket.SendAsync(Handshake, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+        _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
+        await _welcome.Task.WaitAsync(cancellationToken);
+    }
+
+    public ValueTask SendAsync(string group, long sentTimestamp, long counter)
+    {
+        Span<byte> buffer = _sendBuffer;
+        int length = Encoding.ASCII.GetBytes("{\"type\":1,\"target\":\"Send\",\"arguments\":[\"", buffer);
+        length += Encoding.UTF8.GetBytes(group, buffer[length..]);
+        length += Encoding.ASCII.GetBytes("\",{\"t\":", buffer[length..]);
+        Utf8Formatter.TryFormat(sentTimestamp, buffer[length..], out int written);
+        length += written;
+        length += Encoding.ASCII.GetBytes(",\"n\":", buffer[length..]);
+        Utf8Formatter.TryFormat(counter, buffer[length..], out written);
+        length += written;
+        length += Encoding.ASCII.GetBytes(",\"x\":\"" + Payload.Text + "\"}]}\u001e", buffer[length..]);
+        return _socket.SendAsync(_sendBuffer.AsMemory(0, length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _disposing = true;
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, timeout.Token);
+                await _receiveLoop.WaitAsync(TimeSpan.FromSeconds(2));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _socket.Abort();
+            _socket.Dispose();
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                ValueWebSocketReceiveResult peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (peek.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+                try
+                {
+                    int length = 0;
+                    ValueWebSocketReceiveResult result;
+                    do
+                    {
+                        if (length == buffer.Length)
+                        {
+                            byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+
+                        result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                        length += result.Count;
+                    }
+                    while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    Process(buffer.AsSpan(0, length));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
+            if (!_disposing)
+            {
+                _sink.ConnectionLost();
+            }
+        }
+    }
+
+    private void Process(ReadOnlySpan<byte> frame)
+    {
+        long now = _sink.MeasureLatency ? Stopwatch.GetTimestamp() : 0;
+        int messages = 0;
+        while (!frame.IsEmpty)
+        {
+            int end = frame.IndexOf(RecordSeparator);
+            ReadOnlySpan<byte> record = end < 0 ? frame : frame[..end];
+            frame = end < 0 ? ReadOnlySpan<byte>.Empty : frame[(end + 1)..];
+            if (record.IndexOf(MessageInvocation) >= 0)
+            {
+                if (_sink.MeasureLatency)
+                {
+                    int key = record.IndexOf(TimestampKey);
+                    if (key >= 0 && Utf8Parser.TryParse(record[(key + TimestampKey.Length)..], out long sent, out _))
+                    {
+                        _sink.Delivered(sent, now);
+                        continue;
+                    }
+                }
+
+                messages++;
+            }
+            else if (record.IndexOf(WelcomeInvocation) >= 0)
+            {
+                _welcome.TrySetResult();
+            }
+        }
+
+        if (messages > 0)
+        {
+            _sink.Delivered(messages);
+        }
+    }
+}

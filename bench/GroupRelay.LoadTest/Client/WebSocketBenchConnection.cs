@@ -1,0 +1,198 @@
+using System;
+using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay.LoadTest.Client;
+
+/// <summary>
+/// A plain <see cref="ClientWebSocket"/> client for GroupRelay (its own protocol) and for the raw ceiling (bare body
+/// frames). Receiving counts <c>message</c> lines without a JSON parser (and in latency mode reads only the body's
+/// <c>"t"</c>), so the client stays cheap next to the server it measures.
+/// </summary>
+internal sealed class WebSocketBenchConnection : IBenchConnection
+{
+    private static readonly byte[] MessagePrefix = Encoding.UTF8.GetBytes("{\"type\":\"message\"");
+    private static readonly byte[] RawPrefix = Encoding.UTF8.GetBytes("{\"t\":");
+    private static readonly byte[] TimestampKey = Encoding.UTF8.GetBytes("\"t\":");
+    private static readonly byte[] WelcomePrefix = Encoding.UTF8.GetBytes("{\"type\":\"welcome\"");
+
+    private readonly ClientWebSocket _socket = new();
+    private readonly Uri _uri;
+    private readonly bool _raw;
+    private readonly DeliverySink _sink;
+    private readonly TaskCompletionSource _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _sendBuffer = new byte[512];
+    private Task _receiveLoop = Task.CompletedTask;
+    private volatile bool _disposing;
+
+    /// <param name="uri">The server's WebSocket URI for this user (and, for the raw server, its target list).</param>
+    /// <param name="raw">True for the raw ceiling: frames are bare bodies.</param>
+    /// <param name="sink">Where deliveries are reported.</param>
+    public WebSocketBenchConnection(Uri uri, bool raw, DeliverySink sink)
+    {
+        _uri = uri;
+        _raw = raw;
+        _sink = sink;
+        _socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        if (!raw)
+        {
+            _socket.Options.AddSubProtocol("grouprelay.v1");
+        }
+    }
+
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        await _socket.ConnectAsync(_uri, cancellationToken);
+        _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);
+        await _welcome.Task.WaitAsync(cancellationToken);
+    }
+
+    public ValueTask SendAsync(string group, long sentTimestamp, long counter)
+    {
+        Span<byte> buffer = _sendBuffer;
+        int length = 0;
+        if (!_raw)
+        {
+            length += Write(buffer, "{\"type\":\"send\",\"group\":\"");
+            length += Encoding.UTF8.GetBytes(group, buffer[length..]);
+            length += Write(buffer[length..], "\",\"body\":");
+        }
+
+        length += Write(buffer[length..], "{\"t\":");
+        Utf8Formatter.TryFormat(sentTimestamp, buffer[length..], out int written);
+        length += written;
+        length += Write(buffer[length..], ",\"n\":");
+        Utf8Formatter.TryFormat(counter, buffer[length..], out written);
+        length += written;
+        length += Write(buffer[length..], ",\"x\":\"" + Payload.Text + "\"}");
+        if (!_raw)
+        {
+            buffer[length++] = (byte)'}';
+        }
+
+        return _socket.SendAsync(_sendBuffer.AsMemory(0, length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _disposing = true;
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, timeout.Token);
+                await _receiveLoop.WaitAsync(TimeSpan.FromSeconds(2));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _socket.Abort();
+            _socket.Dispose();
+        }
+    }
+
+    private static int Write(Span<byte> destination, string ascii) => Encoding.ASCII.GetBytes(ascii, destination);
+
+    private async Task ReceiveLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                // An idle connection holds no buffer: wait for data with a zero-byte read, then rent one.
+                ValueWebSocketReceiveResult peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (peek.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+                try
+                {
+                    int length = 0;
+                    ValueWebSocketReceiveResult result;
+                    do
+                    {
+                        if (length == buffer.Length)
+                        {
+                            byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+
+                        result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                        length += result.Count;
+                    }
+                    while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    Process(buffer.AsSpan(0, length));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
+            if (!_disposing)
+            {
+                _sink.ConnectionLost();
+            }
+        }
+    }
+
+    private void Process(ReadOnlySpan<byte> frame)
+    {
+        long now = _sink.MeasureLatency ? Stopwatch.GetTimestamp() : 0;
+        int messages = 0;
+        while (!frame.IsEmpty)
+        {
+            int newline = frame.IndexOf((byte)'\n');
+            ReadOnlySpan<byte> line = newline < 0 ? frame : frame[..newline];
+            frame = newline < 0 ? ReadOnlySpan<byte>.Empty : frame[(newline + 1)..];
+            if (line.StartsWith(_raw ? RawPrefix : MessagePrefix))
+            {
+                if (_sink.MeasureLatency)
+                {
+                    int key = line.IndexOf(TimestampKey);
+                    if (key >= 0 && Utf8Parser.TryParse(line[(key + TimestampKey.Length)..], out long sent, out _))
+                    {
+                        _sink.Delivered(sent, now);
+                        continue;
+                    }
+                }
+
+                messages++;
+            }
+            else if (line.StartsWith(WelcomePrefix))
+            {
+                _welcome.TrySetResult();
+            }
+        }
+
+        if (messages > 0)
+        {
+            _sink.Delivered(messages);
+        }
+    }
+}

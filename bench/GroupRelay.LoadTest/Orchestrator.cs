@@ -1,0 +1,321 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Threading.Tasks;
+using GroupRelay.LoadTest.Client;
+
+namespace GroupRelay.LoadTest;
+
+/// <summary>
+/// Runs every (scenario, system): starts the system's server process pinned to one core, then a client process pinned
+/// to the other, relays the client's requests for server statistics, and collects the results into Markdown tables
+/// (stdout), optional JSON and a chart.
+/// </summary>
+internal sealed class Orchestrator
+{
+    private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
+    private readonly OrchestratorOptions _options;
+    private readonly List<ResultRow> _results = new();
+    private readonly HashSet<string> _skipped = new();
+    private readonly List<string> _failures = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly string _root;
+    private readonly bool _pin;
+    private FleckServerHook? _fleck;
+
+    public Orchestrator(OrchestratorOptions options)
+    {
+        _options = options;
+        _root = FindRepositoryRoot();
+        _pin = options.Pin && Environment.ProcessorCount >= 2 && File.Exists("/usr/bin/taskset");
+    }
+
+    public async Task<int> RunAsync()
+    {
+        if (_options.Help)
+        {
+            Console.WriteLine(OrchestratorOptions.Usage);
+            return 0;
+        }
+
+        Console.WriteLine("# GroupRelay load test" + (_options.Quick ? " (quick)" : string.Empty));
+        Console.WriteLine();
+        string machine = MachineDescription();
+        Console.WriteLine(machine);
+        Console.WriteLine();
+        foreach (string scenario in _options.Scenarios)
+        {
+            foreach (string system in _options.Systems)
+            {
+                if (_skipped.Contains(system))
+                {
+                    continue;
+                }
+
+                await RunOneAsync(system, scenario);
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(Report.Markdown(_results, _options.Systems.Where(s => !_skipped.Contains(s)).ToList()));
+        Console.WriteLine("load average at the end: " + LoadAverage());
+        if (_options.JsonPath is not null)
+        {
+            string json = JsonSerializer.Serialize(_results.Select(r => r.SchemaOnly()), IndentedJson);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_options.JsonPath))!);
+            await File.WriteAllTextAsync(_options.JsonPath, json);
+            Console.WriteLine("JSON: " + _options.JsonPath);
+        }
+
+        string outDir = _options.OutDir ?? Path.Combine(_root, "bench", "results", _options.Quick ? "quick" : string.Empty);
+        Directory.CreateDirectory(outDir);
+        string chart = Path.Combine(outDir, "loadtest.svg");
+        await File.WriteAllTextAsync(chart, SvgChart.Render(_results, _options.Systems.Where(s => !_skipped.Contains(s)).ToList(), machine + "; at the end: " + LoadAverage()));
+        Console.WriteLine("chart: " + chart);
+
+        if (_failures.Count > 0)
+        {
+            Console.Error.WriteLine();
+            foreach (string failure in _failures)
+            {
+                Console.Error.WriteLine("FAILED: " + failure);
+            }
+
+            return 1;
+        }
+
+        return 0;
+    }
+
+    private string MachineDescription()
+        => $"machine: {System.Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; " +
+           $"server and client {(_pin ? "pinned to cores 0 and 1 (taskset)" : "not pinned")}; load average at start: {LoadAverage()}";
+
+    public static string LoadAverage()
+    {
+        try
+        {
+            string[] parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return string.Join(' ', parts.Take(3));
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+
+    private void Log(string system, string scenario, string text)
+        => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_clock.Elapsed.TotalSeconds,6:0.0}s] {system,-16} {scenario,-8} {text}"));
+
+    private async Task RunOneAsync(string system, string scenario)
+    {
+        Log(system, scenario, "starting server (load " + LoadAverage() + ")");
+        List<string>? serverCommand = await ServerCommandAsync(system, scenario);
+        if (serverCommand is null)
+        {
+            return;
+        }
+
+        using ChildProcess server = ChildProcess.Start(serverCommand, _pin ? 0 : null);
+        int port = 0;
+        // A server may log before it listens (Fleck does); everything before LISTENING is ignored, within a minute.
+        string? line = null;
+        long startDeadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (Stopwatch.GetTimestamp() < startDeadline)
+        {
+            line = await server.ReadLineAsync(TimeSpan.FromSeconds(Math.Max(1, (startDeadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)));
+            if (line is null || line.StartsWith("LISTENING ", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal) || !int.TryParse(line.AsSpan("LISTENING ".Length), CultureInfo.InvariantCulture, out port))
+        {
+            Fail(system, scenario, $"the {SystemNames.Display(system)} server did not start (first line: {line ?? "none"}; exit: {(server.HasExited ? server.ExitCode.ToString(CultureInfo.InvariantCulture) : "still running")}):\n{server.StderrTail()}");
+            return;
+        }
+
+        Log(system, scenario, $"server pid {server.Id} listening on 127.0.0.1:{port}");
+        ClientSettings settings = ClientSettingsFor(system, scenario, port, server.Id);
+        using ChildProcess client = ChildProcess.Start(ClientCommand(settings), _pin ? 1 : null);
+        double load = double.TryParse(LoadAverage().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double l) ? l : double.NaN;
+        long deadline = Stopwatch.GetTimestamp() + (long)(settings.Deadline.TotalSeconds * Stopwatch.Frequency);
+        bool gotResult = false;
+        while (true)
+        {
+            TimeSpan left = TimeSpan.FromSeconds(Math.Max(1, (deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
+            string? message = await client.ReadLineAsync(left);
+            if (message is null)
+            {
+                break;
+            }
+
+            if (message.StartsWith("PROGRESS ", StringComparison.Ordinal))
+            {
+                Log(system, scenario, message["PROGRESS ".Length..]);
+            }
+            else if (message == "STATS?")
+            {
+                await server.WriteLineAsync("stats");
+                string? stats = null;
+                for (int i = 0; i < 100 && stats is null; i++)
+                {
+                    string? reply = await server.ReadLineAsync(TimeSpan.FromSeconds(60));
+                    if (reply is null)
+                    {
+                        break;
+                    }
+
+                    stats = reply.StartsWith("STATS ", StringComparison.Ordinal) ? reply : null;
+                }
+
+                await client.WriteLineAsync(stats ?? "NOSTATS");
+            }
+            else if (message.StartsWith("RESULT ", StringComparison.Ordinal))
+            {
+                ResultRow row = JsonSerializer.Deserialize<ResultRow>(message["RESULT ".Length..])!;
+                row.Extra ??= new Dictionary<string, double>();
+                row.Extra["loadAverage1m"] = load;
+                _results.Add(row);
+                gotResult = true;
+                Log(system, scenario, Report.Summary(row));
+            }
+            else if (message.StartsWith("ERROR ", StringComparison.Ordinal))
+            {
+                Fail(system, scenario, message["ERROR ".Length..] + (server.HasExited ? " (the server exited: " + server.StderrTail() + ")" : string.Empty));
+            }
+        }
+
+        if (!await client.WaitForExitAsync(TimeSpan.FromSeconds(30)))
+        {
+            client.Kill();
+            Fail(system, scenario, "the client did not finish within its deadline and was killed");
+        }
+        else if (client.ExitCode != 0 && !_failures.Any(f => f.StartsWith(system + "/" + scenario, StringComparison.Ordinal)))
+        {
+            Fail(system, scenario, $"the client exited with {client.ExitCode}:\n{client.StderrTail()}");
+        }
+        else if (!gotResult && client.ExitCode == 0)
+        {
+            Fail(system, scenario, "the client reported no result");
+        }
+
+        await server.StopAsync(TimeSpan.FromSeconds(15));
+    }
+
+    private void Fail(string system, string scenario, string message)
+    {
+        string text = system + "/" + scenario + ": " + message;
+        Log(system, scenario, "ERROR " + message);
+        if (SystemNames.IsMandatory(system))
+        {
+            _failures.Add(text);
+        }
+    }
+
+    private async Task<List<string>?> ServerCommandAsync(string system, string scenario)
+    {
+        string sizes = string.Join(',', _options.Sizes);
+        if (system == SystemNames.Fleck)
+        {
+            _fleck ??= new FleckServerHook(_root);
+            List<string>? command = await _fleck.CommandAsync(msg => Log(system, scenario, msg));
+            if (command is null)
+            {
+                _skipped.Add(system);
+                Console.WriteLine($"SKIPPED {SystemNames.Fleck}: {_fleck.SkipReason}");
+                return null;
+            }
+
+            command.AddRange(new[] { "server", "--system", system, "--sizes", sizes });
+            return command;
+        }
+
+        List<string> self = SelfCommand();
+        self.AddRange(new[] { "server", "--system", system, "--sizes", sizes });
+        return self;
+    }
+
+    private static List<string> SelfCommand()
+    {
+        string processPath = System.Environment.ProcessPath ?? "dotnet";
+        if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            return new List<string> { processPath, typeof(Program).Assembly.Location };
+        }
+
+        return new List<string> { processPath };
+    }
+
+    private static List<string> ClientCommand(ClientSettings settings)
+    {
+        List<string> command = SelfCommand();
+        command.Add("client");
+        command.Add(JsonSerializer.Serialize(settings));
+        return command;
+    }
+
+    private ClientSettings ClientSettingsFor(string system, string scenario, int port, int serverPid)
+    {
+        var settings = new ClientSettings
+        {
+            System = system,
+            Scenario = scenario,
+            Port = port,
+            ServerPid = serverPid,
+            Sizes = _options.Sizes,
+            Connections = _options.Connections,
+            IdleConnections = _options.Idle,
+            ConnectConnections = _options.Connect,
+            Warmup = TimeSpan.FromSeconds(_options.WarmupSeconds),
+            Duration = TimeSpan.FromSeconds(_options.DurationSeconds),
+            Drain = TimeSpan.FromSeconds(_options.Quick ? 3 : 10),
+            Deadline = TimeSpan.FromSeconds(_options.Quick ? 60 : 600),
+        };
+        if (scenario == "latency")
+        {
+            foreach (int size in _options.Sizes)
+            {
+                settings.Rates[size] = LatencyRate(size);
+            }
+        }
+
+        return settings;
+    }
+
+    /// <summary>
+    /// A fraction of SignalR's measured fan-out saturation (messages/s; the lower of its two clients', so every system
+    /// and client can sustain it); without a SignalR figure, of the slowest system measured.
+    /// </summary>
+    private double LatencyRate(int size)
+    {
+        if (_options.LatencyRate is double fixedRate)
+        {
+            return fixedRate;
+        }
+
+        IEnumerable<ResultRow> fanout = _results.Where(r => r.Scenario == "fanout" && r.GroupSize == size && r.GetExtra("messagesPerSec") > 0);
+        double? saturation = fanout.Where(r => r.System is SystemNames.SignalR or SystemNames.SignalRLite).Select(r => r.GetExtra("messagesPerSec")).Min()
+            ?? fanout.Select(r => r.GetExtra("messagesPerSec")).Min();
+        return Math.Max(10, Math.Round((saturation ?? 200) * _options.LatencyFraction));
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "GroupRelay.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return Directory.GetCurrentDirectory();
+    }
+}

@@ -1,0 +1,24 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GroupRelay.LoadTest.Servers;
+
+/// <summary>GroupRelay on its ASP.NET Core transport: <c>MapGroupRelay("/relay").RequireAuthorization()</c>.</summary>
+internal static class GroupRelayServer
+{
+    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, CancellationToken cancellationToken)
+    {
+        WebApplicationBuilder builder = KestrelHost.CreateBuilder();
+        builder.Services.AddGroupRelay(BenchRelayOptions.Configure).AddMembershipSource(new BenchMembershipSource(groupSizes));
+        WebApplication app = builder.Build();
+        app.UseWebSockets();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGroupRelay("/relay").RequireAuthorization();
+        return KestrelHost.StartAsync(app, cancellationToken);
+    }
+}

@@ -1,0 +1,40 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.LoadTest.Servers;
+
+/// <summary>The Kestrel set-up the three Kestrel-based systems share: 127.0.0.1, a free port, no logging, benchmark auth.</summary>
+internal static class KestrelHost
+{
+    public static WebApplicationBuilder CreateBuilder()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddAuthentication(QueryTokenAuthHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, QueryTokenAuthHandler>(QueryTokenAuthHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        return builder;
+    }
+
+    public static async Task<(int Port, Func<Task> Stop)> StartAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        await app.StartAsync(cancellationToken);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        int port = new Uri(address).Port;
+        return (port, async () =>
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        });
+    }
+}
