@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Internal;
+using GroupRelay.Transports.AspNetCore.Tests;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -106,35 +107,6 @@ public sealed class RedisRelayNodeHost : IAsyncDisposable
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             await app.StopAsync(timeout.Token);
             await app.DisposeAsync();
-        }
-    }
-
-    /// <summary>Test authentication: the <c>access_token</c> query value is the user id; <c>!anonymous</c> or none is anonymous.</summary>
-    private sealed class TestAuthHandler : AuthenticationHandler<AuthenticationSchemeOptions>
-    {
-        public const string SchemeName = "Test";
-
-        public TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
-            : base(options, logger, encoder)
-        {
-        }
-
-        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
-        {
-            string? token = Request.Query["access_token"].FirstOrDefault();
-            string? header = Request.Headers.Authorization.FirstOrDefault();
-            if (token is null && header is not null && header.StartsWith("Bearer ", StringComparison.Ordinal))
-            {
-                token = header["Bearer ".Length..];
-            }
-
-            if (string.IsNullOrEmpty(token) || token == "!anonymous")
-            {
-                return Task.FromResult(AuthenticateResult.NoResult());
-            }
-
-            var identity = new ClaimsIdentity(new[] { new Claim(ClaimTypes.NameIdentifier, token) }, SchemeName);
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
         }
     }
 }

@@ -20,8 +20,8 @@ namespace GroupRelay.Transports.AspNetCore.Tests;
 public sealed class KestrelRelayHarness : RelayServerHarness
 {
     /// <summary>A second claim the test authentication adds: its value is this prefix and the token.</summary>
-    public const string TenantUserClaimType = "tenant_user";
-    public const string TenantUserPrefix = "tenant/";
+    public const string TenantUserClaimType = TestAuthHandler.TenantUserClaimType;
+    public const string TenantUserPrefix = TestAuthHandler.TenantUserPrefix;
 
     private readonly Action<GroupRelayEndpointOptions> _configureEndpoint;
     private readonly bool _requireAuthorization;
@@ -84,35 +84,6 @@ public sealed class KestrelRelayHarness : RelayServerHarness
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await _app.StopAsync(timeout.Token);
             await _app.DisposeAsync();
-        }
-    }
-
-    /// <summary>Test authentication: the <c>access_token</c> query value (or bearer header) is the user id; <c>!anonymous</c> or none is anonymous.</summary>
-    private sealed class TestAuthHandler : AuthenticationHandler<AuthenticationSchemeOptions>
-    {
-        public const string SchemeName = "Test";
-
-        public TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
-            : base(options, logger, encoder)
-        {
-        }
-
-        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
-        {
-            string? token = Request.Query["access_token"].FirstOrDefault();
-            string? header = Request.Headers.Authorization.FirstOrDefault();
-            if (token is null && header is not null && header.StartsWith("Bearer ", StringComparison.Ordinal))
-            {
-                token = header["Bearer ".Length..];
-            }
-
-            if (string.IsNullOrEmpty(token) || token == "!anonymous")
-            {
-                return Task.FromResult(AuthenticateResult.NoResult());
-            }
-
-            var identity = new ClaimsIdentity(new[] { new Claim(ClaimTypes.NameIdentifier, token), new Claim(TenantUserClaimType, TenantUserPrefix + token) }, SchemeName);
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
         }
     }
 }
