@@ -94,7 +94,7 @@ internal sealed class Orchestrator
 
     private string MachineDescription()
         => $"machine: {System.Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; " +
-           $"server and client {(_pin ? "pinned to cores 0 and 1 (taskset)" : "not pinned")}; load average at start: {LoadAverage()}";
+           $"server and client {(_pin ? "pinned to cores 0 and 1 (taskset; grouprelay-redis: both nodes and redis-server on core 0)" : "not pinned")}; load average at start: {LoadAverage()}";
 
     public static string LoadAverage()
     {
@@ -114,6 +114,12 @@ internal sealed class Orchestrator
 
     private async Task RunOneAsync(string system, string scenario)
     {
+        if (system == SystemNames.GroupRelayRedis)
+        {
+            await RunTwoNodesAsync(system, scenario);
+            return;
+        }
+
         Log(system, scenario, "starting server (load " + LoadAverage() + ")");
         List<string>? serverCommand = await ServerCommandAsync(system, scenario);
         if (serverCommand is null)
@@ -121,7 +127,88 @@ internal sealed class Orchestrator
             return;
         }
 
-        using ChildProcess server = ChildProcess.Start(serverCommand, _pin ? 0 : null);
+        (ChildProcess? server, int port) = await StartServerAsync(system, scenario, serverCommand);
+        if (server is null)
+        {
+            return;
+        }
+
+        using (server)
+        {
+            Log(system, scenario, $"server pid {server.Id} listening on 127.0.0.1:{port}");
+            await RunClientAsync(system, scenario, server, ClientSettingsFor(system, scenario, port, server.Id));
+            await server.StopAsync(TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>
+    /// grouprelay-redis: a redis-server of its own (free loopback port, nothing persisted, killed at the end), two
+    /// GroupRelay nodes with <c>.AddRedis</c>, all three on the server core; the client spreads its connections.
+    /// </summary>
+    private async Task RunTwoNodesAsync(string system, string scenario)
+    {
+        if (scenario is not ("fanout" or "latency"))
+        {
+            Log(system, scenario, "not run: two nodes are measured in fanout and latency only");
+            return;
+        }
+
+        string? binary = RedisProcess.FindBinary();
+        if (binary is null)
+        {
+            _skipped.Add(system);
+            Console.WriteLine($"SKIPPED {SystemNames.GroupRelayRedis}: redis-server is not installed (apt-get install -y redis-server)");
+            return;
+        }
+
+        Log(system, scenario, "starting redis-server and two nodes (load " + LoadAverage() + ")");
+        int redisPort = RedisProcess.FreePort();
+        using ChildProcess redis = ChildProcess.Start(RedisProcess.Command(binary, redisPort), _pin ? 0 : null);
+        if (!await RedisProcess.WaitForPingAsync(redisPort, redis, TimeSpan.FromSeconds(10)))
+        {
+            Fail(system, scenario, $"redis-server on 127.0.0.1:{redisPort} did not answer PING within 10 s:\n{redis.StderrTail()}");
+            return;
+        }
+
+        string endpoint = "127.0.0.1:" + redisPort.ToString(CultureInfo.InvariantCulture);
+        List<string> command = SelfCommand();
+        command.AddRange(new[] { "server", "--system", system, "--sizes", string.Join(',', _options.Sizes), "--redis", endpoint });
+        (ChildProcess? nodeA, int portA) = await StartServerAsync(system, scenario, command);
+        if (nodeA is null)
+        {
+            return;
+        }
+
+        using (nodeA)
+        {
+            (ChildProcess? nodeB, int portB) = await StartServerAsync(system, scenario, command);
+            if (nodeB is null)
+            {
+                await nodeA.StopAsync(TimeSpan.FromSeconds(15));
+                return;
+            }
+
+            using (nodeB)
+            {
+                Log(system, scenario, $"redis pid {redis.Id} on {endpoint}; node A pid {nodeA.Id} on 127.0.0.1:{portA}, node B pid {nodeB.Id} on 127.0.0.1:{portB}");
+                ClientSettings settings = ClientSettingsFor(system, scenario, portA, nodeA.Id);
+                settings.Port2 = portB;
+                settings.Server2Pid = nodeB.Id;
+                settings.RedisPid = redis.Id;
+                await RunClientAsync(system, scenario, nodeA, settings);
+                await nodeB.StopAsync(TimeSpan.FromSeconds(15));
+            }
+
+            await nodeA.StopAsync(TimeSpan.FromSeconds(15));
+        }
+
+        redis.Kill();
+        await redis.WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private async Task<(ChildProcess? Server, int Port)> StartServerAsync(string system, string scenario, List<string> serverCommand)
+    {
+        ChildProcess server = ChildProcess.Start(serverCommand, _pin ? 0 : null);
         int port = 0;
         // A server may log before it listens (Fleck does); everything before LISTENING is ignored, within a minute.
         string? line = null;
@@ -138,11 +225,15 @@ internal sealed class Orchestrator
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal) || !int.TryParse(line.AsSpan("LISTENING ".Length), CultureInfo.InvariantCulture, out port))
         {
             Fail(system, scenario, $"the {SystemNames.Display(system)} server did not start (first line: {line ?? "none"}; exit: {(server.HasExited ? server.ExitCode.ToString(CultureInfo.InvariantCulture) : "still running")}):\n{server.StderrTail()}");
-            return;
+            server.Dispose();
+            return (null, 0);
         }
 
-        Log(system, scenario, $"server pid {server.Id} listening on 127.0.0.1:{port}");
-        ClientSettings settings = ClientSettingsFor(system, scenario, port, server.Id);
+        return (server, port);
+    }
+
+    private async Task RunClientAsync(string system, string scenario, ChildProcess server, ClientSettings settings)
+    {
         using ChildProcess client = ChildProcess.Start(ClientCommand(settings), _pin ? 1 : null);
         double load = double.TryParse(LoadAverage().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double l) ? l : double.NaN;
         long deadline = Stopwatch.GetTimestamp() + (long)(settings.Deadline.TotalSeconds * Stopwatch.Frequency);
@@ -205,8 +296,6 @@ internal sealed class Orchestrator
         {
             Fail(system, scenario, "the client reported no result");
         }
-
-        await server.StopAsync(TimeSpan.FromSeconds(15));
     }
 
     private void Fail(string system, string scenario, string message)
@@ -283,6 +372,13 @@ internal sealed class Orchestrator
             foreach (int size in _options.Sizes)
             {
                 settings.Rates[size] = LatencyRate(size);
+                // Two nodes through Redis saturate far below one node: offer them the same fraction of their own
+                // measured fan-out saturation when that is lower, so the latency run does not measure an overload.
+                double? own = _results.FirstOrDefault(r => r.System == system && r.Scenario == "fanout" && r.GroupSize == size)?.GetExtra("messagesPerSec");
+                if (system == SystemNames.GroupRelayRedis && _options.LatencyRate is null && own is double saturation && saturation > 0)
+                {
+                    settings.Rates[size] = Math.Min(settings.Rates[size], Math.Max(10, Math.Round(saturation * _options.LatencyFraction)));
+                }
             }
         }
 

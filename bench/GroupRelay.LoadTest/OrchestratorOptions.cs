@@ -12,8 +12,10 @@ internal sealed class OrchestratorOptions
         GroupRelay.LoadTest: GroupRelay vs ASP.NET Core SignalR vs a raw Kestrel WebSocket ceiling, each server in its own process.
 
           --quick               small and short (CI smoke run, under 2 minutes on 2 cores)
-          --systems LIST        grouprelay,signalr,signalr-lite,raw,raw-coalescing,grouprelay-fleck (default: all; Fleck is skipped when it
-                                cannot be built). signalr uses Microsoft.AspNetCore.SignalR.Client; signalr-lite is the
+          --systems LIST        grouprelay,signalr,signalr-lite,raw,raw-coalescing,grouprelay-fleck,grouprelay-redis (default: all;
+                                Fleck is skipped when it cannot be built, grouprelay-redis when redis-server is missing;
+                                grouprelay-redis = two GroupRelay nodes through a redis-server of its own, fanout and
+                                latency only). signalr uses Microsoft.AspNetCore.SignalR.Client; signalr-lite is the
                                 same server driven by a minimal JSON-protocol client as cheap as the other clients;
                                 raw-coalescing is the ceiling with GroupRelay's write coalescing
           --scenarios LIST      fanout,latency,idle,connect (default: all)

@@ -10,7 +10,7 @@ namespace GroupRelay.LoadTest;
 
 /// <summary>
 /// One executable, three roles: the orchestrator (default), a server process (<c>server --system NAME --sizes
-/// 10,100</c>) and a client process (<c>client SETTINGS-JSON</c>). See <see cref="Orchestrator"/> for the options.
+/// 10,100 [--redis HOST:PORT]</c>) and a client process (<c>client SETTINGS-JSON</c>). See <see cref="Orchestrator"/> for the options.
 /// </summary>
 public static class Program
 {
@@ -25,7 +25,7 @@ public static class Program
             int[] sizes = (Value(args, "--sizes") ?? "10,100,1000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             return system switch
             {
-                SystemNames.GroupRelay => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, ct)),
+                SystemNames.GroupRelay or SystemNames.GroupRelayRedis => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, Value(args, "--redis"), ct)),
                 SystemNames.SignalR or SystemNames.SignalRLite => await ServerProcess.RunAsync(ct => SignalRServer.StartAsync(sizes, ct)),
                 SystemNames.Raw => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: false, ct)),
                 SystemNames.RawCoalescing => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: true, ct)),

@@ -19,6 +19,9 @@ internal static class Report
         new("fanout", "Fan-out: connections closed by the server or broken (must be 0)", r => r.GetExtra("connectionsLost"), "N0", false),
         new("fanout", "Fan-out: server CPU % (100 = one core)", r => r.GetExtra("serverCpuPct"), "N0", false),
         new("fanout", "Fan-out: client CPU % (near 100 = the client is the bottleneck)", r => r.GetExtra("clientCpuPct"), "N0", false),
+        new("fanout", "Fan-out, two nodes through Redis: redis-server CPU % (/proc utime+stime)", r => r.Extra is { } e && e.TryGetValue("redisCpuPct", out double v) ? v : null, "N0", false),
+        new("fanout", "Fan-out, two nodes through Redis: node A CPU % (senders and odd receivers)", r => r.Extra is { } e && e.TryGetValue("nodeACpuPct", out double v) ? v : null, "N0", false),
+        new("fanout", "Fan-out, two nodes through Redis: node B CPU % (even receivers)", r => r.Extra is { } e && e.TryGetValue("nodeBCpuPct", out double v) ? v : null, "N0", false),
         new("latency", "Latency: offered messages/s (fraction of SignalR's saturation)", r => r.GetExtra("rateMsgsPerSec"), "N0", true),
         new("latency", "Latency: p50 ms", r => r.P50Ms, "N3", false),
         new("latency", "Latency: p99 ms", r => r.P99Ms, "N3", false),
@@ -77,7 +80,30 @@ internal static class Report
             sb.AppendLine();
         }
 
+        CrossNode(sb, results);
         return sb.ToString();
+    }
+
+    /// <summary>Two nodes through Redis against one node, same run: fan-out deliveries/s, cross-node / single-node.</summary>
+    private static void CrossNode(StringBuilder sb, IReadOnlyList<ResultRow> results)
+    {
+        List<ResultRow> two = results.Where(r => r.Scenario == "fanout" && r.System == SystemNames.GroupRelayRedis).ToList();
+        if (two.Count == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("### Fan-out: two nodes through Redis / one node (deliveries/s; goal >= 0.70)").AppendLine();
+        sb.AppendLine("| group size | one node | two nodes via Redis | ratio |").AppendLine("| ---: | ---: | ---: | ---: |");
+        foreach (ResultRow row in two.OrderBy(r => r.GroupSize))
+        {
+            double? single = results.FirstOrDefault(r => r.Scenario == "fanout" && r.System == SystemNames.GroupRelay && r.GroupSize == row.GroupSize)?.DeliveriesPerSec;
+            string ratio = single is double one && one > 0 && row.DeliveriesPerSec is double both ? (both / one).ToString("0.00", CultureInfo.InvariantCulture) : "-";
+            sb.Append("| ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-").Append(" | ").Append(Format(single, "N0")).Append(" | ")
+              .Append(Format(row.DeliveriesPerSec, "N0")).Append(" | ").Append(ratio).AppendLine(" |");
+        }
+
+        sb.AppendLine();
     }
 
     private static string RatioName(string system) => system switch
@@ -89,7 +115,7 @@ internal static class Report
 
     public static string Summary(ResultRow r) => r.Scenario switch
     {
-        "fanout" => $"group {r.GroupSize}: {Format(r.DeliveriesPerSec, "N0")} deliveries/s, {Format(r.DeliveriesPerCpuSec, "N0")} per server CPU-s, lost {r.Lost}, server CPU {Format(r.GetExtra("serverCpuPct"), "N0")}%, client CPU {Format(r.GetExtra("clientCpuPct"), "N0")}%",
+        "fanout" => $"group {r.GroupSize}: {Format(r.DeliveriesPerSec, "N0")} deliveries/s, {Format(r.DeliveriesPerCpuSec, "N0")} per server CPU-s, lost {r.Lost}, server CPU {Format(r.GetExtra("serverCpuPct"), "N0")}%, client CPU {Format(r.GetExtra("clientCpuPct"), "N0")}%{(r.Extra is { } e && e.TryGetValue("redisCpuPct", out double redis) ? $" (node A {Format(r.GetExtra("nodeACpuPct"), "N0")}%, node B {Format(r.GetExtra("nodeBCpuPct"), "N0")}%, redis {Format(redis, "N0")}%)" : string.Empty)}",
         "latency" => $"group {r.GroupSize} at {Format(r.GetExtra("rateMsgsPerSec"), "N0")} msg/s: p50 {Format(r.P50Ms, "N3")} ms, p99 {Format(r.P99Ms, "N3")} ms, p99.9 {Format(r.P999Ms, "N3")} ms, max {Format(r.MaxMs, "N3")} ms, lost {r.Lost}, connections lost {Format(r.GetExtra("connectionsLost"), "N0")}, pacer behind at most {Format(r.GetExtra("pacerBehindMaxMs"), "N1")} ms{(r.GetExtra("saturated") == 1 ? " (SATURATED: the pacer fell behind)" : string.Empty)}",
         "idle" => $"{Format(r.MemPerConnBytes, "N0")} bytes working set and {Format(r.GetExtra("gcHeapPerConnBytes"), "N0")} bytes GC heap per idle connection",
         "connect" => $"{Format(r.ConnectsPerSec, "N0")} connections/s, {Format(r.GetExtra("serverCpuMsPerConnect"), "N3")} server CPU ms each",

@@ -9,11 +9,12 @@ internal static class SystemNames
     public const string Raw = "raw";
     public const string RawCoalescing = "raw-coalescing";
     public const string Fleck = "grouprelay-fleck";
+    public const string GroupRelayRedis = "grouprelay-redis";
 
-    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, RawCoalescing, Fleck };
+    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, RawCoalescing, Fleck, GroupRelayRedis };
 
     /// <summary>A mandatory system that fails makes the run fail; an optional one is skipped with one line.</summary>
-    public static bool IsMandatory(string system) => system != Fleck;
+    public static bool IsMandatory(string system) => system is not (Fleck or GroupRelayRedis);
 
     public static string Display(string system) => system switch
     {
@@ -23,6 +24,7 @@ internal static class SystemNames
         Raw => "raw ceiling",
         RawCoalescing => "raw ceiling, coalescing",
         Fleck => "GroupRelay (Fleck)",
+        GroupRelayRedis => "GroupRelay, 2 nodes via Redis",
         _ => system,
     };
 }

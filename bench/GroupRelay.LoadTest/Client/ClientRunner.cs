@@ -19,11 +19,13 @@ internal sealed class ClientRunner
     private readonly ClientSettings _settings;
     private readonly DeliverySink _sink = new();
     private readonly Process? _server;
+    private readonly Process? _server2;
 
     public ClientRunner(ClientSettings settings)
     {
         _settings = settings;
         _server = settings.ServerPid > 0 ? Process.GetProcessById(settings.ServerPid) : null;
+        _server2 = settings.Server2Pid > 0 ? Process.GetProcessById(settings.Server2Pid) : null;
     }
 
     public async Task<int> RunAsync()
@@ -58,8 +60,24 @@ internal sealed class ClientRunner
         }
     }
 
+    /// <summary>
+    /// Two nodes (grouprelay-redis): senders (a target group) on node A, receivers alternating B, A, B, ... by index,
+    /// so half the receivers, and most deliveries, are across Redis from the sender.
+    /// </summary>
+    private Uri WsBaseFor(string user, string? target)
+    {
+        if (_settings.Port2 <= 0 || target is not null)
+        {
+            return _settings.WsBaseUri;
+        }
+
+        bool even = user.Length > 1 && int.TryParse(user.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i % 2 == 0;
+        return even ? new Uri("ws://127.0.0.1:" + _settings.Port2.ToString(CultureInfo.InvariantCulture)) : _settings.WsBaseUri;
+    }
+
     private IBenchConnection Create(string user, string? target) => _settings.System switch
     {
+        SystemNames.GroupRelayRedis => new WebSocketBenchConnection(new Uri(WsBaseFor(user, target), "/relay?access_token=" + user), raw: false, _sink),
         SystemNames.SignalR => new SignalRBenchConnection(new Uri(_settings.BaseUri, "/hub"), user, _sink),
         SystemNames.SignalRLite => new SignalRLiteConnection(new Uri(_settings.WsBaseUri, "/hub"), user, _sink),
         SystemNames.Raw or SystemNames.RawCoalescing => new WebSocketBenchConnection(new Uri(_settings.WsBaseUri, "/ws?user=" + user + "&target=" + target), raw: true, _sink),
@@ -116,6 +134,47 @@ internal sealed class ClientRunner
         }
 
         return _server.TotalProcessorTime;
+    }
+
+    private TimeSpan Server2Cpu()
+    {
+        if (_server2 is null)
+        {
+            return TimeSpan.Zero;
+        }
+
+        _server2.Refresh();
+        if (_server2.HasExited)
+        {
+            throw new InvalidOperationException($"the second server process {_settings.Server2Pid} has exited");
+        }
+
+        return _server2.TotalProcessorTime;
+    }
+
+    /// <summary>
+    /// The redis-server's CPU time: utime + stime from /proc/PID/stat (fields 14 and 15, in clock ticks of
+    /// USER_HZ = 100 per second on Linux); zero without a Redis process or without /proc.
+    /// </summary>
+    private TimeSpan RedisCpu()
+    {
+        if (_settings.RedisPid <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        try
+        {
+            string stat = System.IO.File.ReadAllText("/proc/" + _settings.RedisPid.ToString(CultureInfo.InvariantCulture) + "/stat");
+            // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            long ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+        catch (System.IO.IOException)
+        {
+            throw new InvalidOperationException($"the redis-server process {_settings.RedisPid} has exited");
+        }
     }
 
     private static TimeSpan ClientCpu()
@@ -184,12 +243,12 @@ internal sealed class ClientRunner
 
             await Task.Delay(_settings.Warmup, cancellationToken);
             long received0 = _sink.Received;
-            TimeSpan server0 = ServerCpu(), client0 = ClientCpu();
+            TimeSpan server0 = ServerCpu(), node2Cpu0 = Server2Cpu(), redis0 = RedisCpu(), client0 = ClientCpu();
             long t0 = Stopwatch.GetTimestamp();
             Progress($"group {size}: measuring {_settings.Duration.TotalSeconds:0.#} s");
             await Task.Delay(_settings.Duration, cancellationToken);
             long received1 = _sink.Received;
-            TimeSpan server1 = ServerCpu(), client1 = ClientCpu();
+            TimeSpan server1 = ServerCpu(), node2Cpu1 = Server2Cpu(), redis1 = RedisCpu(), client1 = ClientCpu();
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             Volatile.Write(ref stop, true);
             await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
@@ -198,7 +257,27 @@ internal sealed class ClientRunner
             await DrainAsync(expected, cancellationToken);
             long lost = Math.Max(0, expected - _sink.Received);
             double deliveries = received1 - received0;
-            double serverCpu = (server1 - server0).TotalSeconds;
+            double nodeACpu = (server1 - server0).TotalSeconds;
+            double nodeBCpu = (node2Cpu1 - node2Cpu0).TotalSeconds;
+            double redisCpu = (redis1 - redis0).TotalSeconds;
+            // Two nodes: "server" is everything on the server core (both nodes and Redis).
+            double serverCpu = nodeACpu + nodeBCpu + redisCpu;
+            var extra = new Dictionary<string, double>
+            {
+                ["serverCpuPct"] = 100 * serverCpu / seconds,
+                ["clientCpuPct"] = 100 * (client1 - client0).TotalSeconds / seconds,
+                ["messagesPerSec"] = deliveries / fan / seconds,
+                ["fan"] = fan,
+                ["duplicates"] = Math.Max(0, _sink.Received - expected),
+                ["connectionsLost"] = _sink.ConnectionsLost,
+            };
+            if (_settings.Port2 > 0)
+            {
+                extra["nodeACpuPct"] = 100 * nodeACpu / seconds;
+                extra["nodeBCpuPct"] = 100 * nodeBCpu / seconds;
+                extra["redisCpuPct"] = 100 * redisCpu / seconds;
+            }
+
             Report(new ResultRow
             {
                 System = _settings.System,
@@ -207,15 +286,7 @@ internal sealed class ClientRunner
                 DeliveriesPerSec = deliveries / seconds,
                 DeliveriesPerCpuSec = serverCpu > 0 ? deliveries / serverCpu : null,
                 Lost = lost,
-                Extra = new Dictionary<string, double>
-                {
-                    ["serverCpuPct"] = 100 * serverCpu / seconds,
-                    ["clientCpuPct"] = 100 * (client1 - client0).TotalSeconds / seconds,
-                    ["messagesPerSec"] = deliveries / fan / seconds,
-                    ["fan"] = fan,
-                    ["duplicates"] = Math.Max(0, _sink.Received - expected),
-                    ["connectionsLost"] = _sink.ConnectionsLost,
-                },
+                Extra = extra,
             });
             await DisposeAllAsync(senders);
         }
@@ -474,6 +545,13 @@ internal sealed class ClientSettings
     public int Port { get; set; }
 
     public int ServerPid { get; set; }
+
+    /// <summary>Second node (grouprelay-redis), or 0.</summary>
+    public int Port2 { get; set; }
+
+    public int Server2Pid { get; set; }
+
+    public int RedisPid { get; set; }
 
     public Uri BaseUri => new("http://127.0.0.1:" + Port.ToString(CultureInfo.InvariantCulture));
 

@@ -7,13 +7,21 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace GroupRelay.LoadTest.Servers;
 
-/// <summary>GroupRelay on its ASP.NET Core transport: <c>MapGroupRelay("/relay").RequireAuthorization()</c>.</summary>
+/// <summary>
+/// GroupRelay on its ASP.NET Core transport: <c>MapGroupRelay("/relay").RequireAuthorization()</c>; with a Redis
+/// endpoint (<c>--redis HOST:PORT</c>), one node of a scaled-out deployment (<c>.AddRedis(endpoint)</c>).
+/// </summary>
 internal static class GroupRelayServer
 {
-    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, CancellationToken cancellationToken)
+    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, string? redis, CancellationToken cancellationToken)
     {
         WebApplicationBuilder builder = KestrelHost.CreateBuilder();
-        builder.Services.AddGroupRelay(BenchRelayOptions.Configure).AddMembershipSource(new BenchMembershipSource(groupSizes));
+        IGroupRelayBuilder relay = builder.Services.AddGroupRelay(BenchRelayOptions.Configure).AddMembershipSource(new BenchMembershipSource(groupSizes));
+        if (redis is not null)
+        {
+            relay.AddRedis(redis);
+        }
+
         WebApplication app = builder.Build();
         app.UseWebSockets();
         app.UseAuthentication();
