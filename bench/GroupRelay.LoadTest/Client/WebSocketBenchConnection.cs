@@ -106,50 +106,7 @@ internal sealed class WebSocketBenchConnection : IBenchConnection
     {
         try
         {
-            while (true)
-            {
-                // An idle connection holds no buffer: wait for data with a zero-byte read, then rent one.
-                ValueWebSocketReceiveResult peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
-                if (peek.MessageType == WebSocketMessageType.Close)
-                {
-                    return;
-                }
-
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-                try
-                {
-                    int length = 0;
-                    ValueWebSocketReceiveResult result;
-                    do
-                    {
-                        if (length == buffer.Length)
-                        {
-                            byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                            buffer.AsSpan(0, length).CopyTo(larger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = larger;
-                        }
-
-                        result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
-                        length += result.Count;
-                    }
-                    while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-
-                    Process(buffer.AsSpan(0, length));
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
+            await WebSocketMessageLoop.RunAsync(_socket, Process);
         }
         finally
         {
