@@ -76,7 +76,7 @@ internal sealed class Orchestrator
         Directory.CreateDirectory(outDir);
         string chart = Path.Combine(outDir, "loadtest.svg");
         await File.WriteAllTextAsync(chart, SvgChart.Render(_results, _options.Systems.Where(s => !_skipped.Contains(s)).ToList(), machine + "; at the end: " + LoadAverage()));
-        Console.WriteLine("chart: " + chart);
+        Console.WriteLine("chart: " + Path.GetRelativePath(Environment.CurrentDirectory, chart));
 
         if (_failures.Count > 0)
         {
