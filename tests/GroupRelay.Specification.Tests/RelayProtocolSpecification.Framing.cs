@@ -113,7 +113,8 @@ public abstract partial class RelayProtocolSpecification
         List<JsonElement> messages = await reader.CollectAsync("message", sent.Count);
 
         messages.Select(m => m.GetProperty("seq").GetInt64()).Should().Equal(sent);
-        reader.RawFrames.Where(f => f.Objects > 1).Should().AllSatisfy(f => f.Bytes.Should().BeLessThanOrEqualTo(MaxFrameBytes));
+        // Coalescing may or may not happen (with a backplane, messages can arrive one by one); when it does, it stays in bounds.
+        reader.RawFrames.Where(f => f.Objects > 1 && f.Bytes > MaxFrameBytes).Should().BeEmpty();
         reader.RawFrames.Sum(f => f.Objects).Should().Be(sent.Count + 1);
     }
 
