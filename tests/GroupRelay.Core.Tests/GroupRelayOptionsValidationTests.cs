@@ -194,7 +194,7 @@ public sealed class GroupRelayOptionsValidationTests
     [Fact]
     public async Task StopHost_OpenConnections_ClosedWith1001()
     {
-        using IHost host = BuildHost(o => o.CloseTimeout = TimeSpan.FromMilliseconds(200));
+        using IHost host = BuildHost(o => o.CloseTimeout = TimeSpan.FromSeconds(2));
         await host.StartAsync().WaitAsync(TestTimeouts.Default);
         RelayConnectionHandler handler = host.Services.GetRequiredService<RelayConnectionHandler>();
         var socket = new FakeRelaySocket();

@@ -263,13 +263,16 @@ public sealed class OutboundQueueTests
     [Fact]
     public async Task RequestClose_PeerNeverAnswersTheClose_AbortedAfterCloseTimeout()
     {
-        (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.CloseTimeout = TimeSpan.FromMilliseconds(100));
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.CloseTimeout = TimeSpan.FromSeconds(1));
 
         queue.RequestClose(RelayCloseCodes.GoingAway, "shutdown", discardQueued: false);
 
-        // The close frame goes out, but the transport never reports the end of the socket.
+        // The close frame goes out, but the transport never reports the end of the socket. (On a machine loaded enough
+        // that the writer does not run within CloseTimeout, the timeout bounds the whole close and only the abort
+        // happens: still correct, so the close frame is allowed to be missing, never to come after the abort.)
         await socket.WaitForAbortAsync();
-        socket.Events.Should().Equal("close:1001", "abort");
+        socket.Events.Should().EndWith("abort");
+        socket.Events.Should().BeSubsetOf(new[] { "close:1001", "abort" });
         await queue.Completion.WaitAsync(TestTimeouts.Default);
     }
 

@@ -286,7 +286,7 @@ public sealed class RelaySessionTests
     [Fact]
     public async Task CloseAll_OpenConnections_EveryOneGets1001()
     {
-        await using RelayTestHost host = RelayTestHost.Create(o => o.CloseTimeout = TimeSpan.FromMilliseconds(500));
+        await using RelayTestHost host = RelayTestHost.Create(o => o.CloseTimeout = TimeSpan.FromSeconds(2));
         TestConnection[] connections = await Task.WhenAll(new[] { "alice", "alice", "bob" }.Select(u => host.ConnectAsync(u)));
 
         Task closing = host.Handler.CloseAllAsync();
