@@ -97,6 +97,14 @@ internal sealed class GroupMessageRouter
 
     /// <summary>Queues one frame to every open connection of every listed user; returns how many took it.</summary>
     public int QueueToMembers(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, RelayConnection? skip = null, string? skipUser = null)
+        => QueueToMembers(users, frame, skip, skipConnectionId: null, skipUser);
+
+    /// <summary>Like the other overload, skipping the connection with id <paramref name="skipConnectionId"/> (a backplane knows ids, not objects).</summary>
+    public int QueueToMembersSkipping(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, string? skipConnectionId)
+        => QueueToMembers(users, frame, skip: null, skipConnectionId, skipUser: null);
+
+    // The one fan-out loop: every way of leaving someone out (a connection, a connection id, a user) is a check in it.
+    private int QueueToMembers(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, RelayConnection? skip, string? skipConnectionId, string? skipUser)
     {
         int deliveries = 0;
         for (int i = 0; i < users.Count; i++)
@@ -111,32 +119,13 @@ internal sealed class GroupMessageRouter
             for (int j = 0; j < connections.Count; j++)
             {
                 RelayConnection connection = connections[j];
-                if (!ReferenceEquals(connection, skip) && Queue(connection, frame))
+                if (ReferenceEquals(connection, skip)
+                    || (skipConnectionId is not null && string.Equals(connection.ConnectionId, skipConnectionId, StringComparison.Ordinal)))
                 {
-                    deliveries++;
+                    continue;
                 }
-            }
-        }
 
-        return deliveries;
-    }
-
-    /// <summary>Like the other overload, skipping the connection with id <paramref name="skipConnectionId"/> (a backplane knows ids, not objects).</summary>
-    public int QueueToMembersSkipping(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, string? skipConnectionId)
-    {
-        if (skipConnectionId is null)
-        {
-            return QueueToMembers(users, frame, skip: null);
-        }
-
-        int deliveries = 0;
-        for (int i = 0; i < users.Count; i++)
-        {
-            IReadOnlyList<RelayConnection> connections = _presence.GetLocalConnections(users[i]);
-            for (int j = 0; j < connections.Count; j++)
-            {
-                RelayConnection connection = connections[j];
-                if (!string.Equals(connection.ConnectionId, skipConnectionId, StringComparison.Ordinal) && Queue(connection, frame))
+                if (Queue(connection, frame))
                 {
                     deliveries++;
                 }
