@@ -61,41 +61,20 @@ internal sealed class SignalRLiteConnection : IBenchConnection
         return _socket.SendAsync(_sendBuffer.AsMemory(0, length), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _disposing = true;
-        try
-        {
-            if (_socket.State == WebSocketState.Open)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, timeout.Token);
-                await _receiveLoop.WaitAsync(TimeSpan.FromSeconds(2));
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            _socket.Abort();
-            _socket.Dispose();
-        }
+        return WebSocketMessageLoop.CloseQuietlyAsync(_socket, _receiveLoop);
     }
 
-    private async Task ReceiveLoopAsync()
+    private Task ReceiveLoopAsync() => WebSocketMessageLoop.RunAsync(_socket, Process, OnEnded);
+
+    private void OnEnded()
     {
-        try
+        _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
+        if (!_disposing)
         {
-            await WebSocketMessageLoop.RunAsync(_socket, Process);
-        }
-        finally
-        {
-            _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
-            if (!_disposing)
-            {
-                _sink.ConnectionLost();
-            }
+            _sink.ConnectionLost();
         }
     }
 

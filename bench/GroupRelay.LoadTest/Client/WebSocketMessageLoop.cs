@@ -12,8 +12,43 @@ internal static class WebSocketMessageLoop
     /// <summary>Handles one complete message; the span is valid only during the call.</summary>
     public delegate void MessageHandler(ReadOnlySpan<byte> message);
 
-    /// <summary>Reads messages until the socket closes or breaks, handing each to <paramref name="handler"/>.</summary>
-    public static async Task RunAsync(WebSocket socket, MessageHandler handler)
+    /// <summary>Reads messages until the socket closes or breaks, handing each to <paramref name="handler"/>, then calls <paramref name="ended"/>.</summary>
+    public static async Task RunAsync(WebSocket socket, MessageHandler handler, Action ended)
+    {
+        try
+        {
+            await ReadAsync(socket, handler);
+        }
+        finally
+        {
+            ended();
+        }
+    }
+
+    /// <summary>Closes the socket politely if it is open (bounded), waits for its receive loop, then tears it down.</summary>
+    public static async ValueTask CloseQuietlyAsync(WebSocket socket, Task receiveLoop)
+    {
+        try
+        {
+            if (socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, timeout.Token);
+                await receiveLoop.WaitAsync(TimeSpan.FromSeconds(2));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+            // Best effort: the benchmark is over for this connection.
+        }
+        finally
+        {
+            socket.Abort();
+            socket.Dispose();
+        }
+    }
+
+    private static async Task ReadAsync(WebSocket socket, MessageHandler handler)
     {
         try
         {
