@@ -363,6 +363,7 @@ internal sealed class Orchestrator
             IdleConnections = _options.Idle,
             ConnectConnections = _options.Connect,
             Warmup = TimeSpan.FromSeconds(_options.WarmupSeconds),
+            JitWarmup = TimeSpan.FromSeconds(_options.JitWarmupSeconds),
             Duration = TimeSpan.FromSeconds(_options.DurationSeconds),
             Drain = TimeSpan.FromSeconds(_options.Quick ? 3 : 10),
             Deadline = TimeSpan.FromSeconds(_options.Quick ? 60 : 600),

@@ -22,6 +22,9 @@ internal sealed class OrchestratorOptions
           --sizes LIST          group sizes for fanout and latency (default 10,100,1000; quick 10,100)
           --connections N       receivers connected during fanout and latency (default 1000; quick 100)
           --duration SECONDS    measured time per fanout/latency run (default 10; quick 1)
+          --warmup SECONDS      publishing before each fanout/latency measurement (default 2; quick 0.3)
+          --jit-warmup SECONDS  the first group size of each server process warms up this long instead, until the
+                                tiered JIT has optimised the servers' code (default 15; quick 0.3)
           --idle N              idle connections (default 5000; quick 200)
           --connect N           connections opened in the connect scenario (default 2000; quick 100)
           --latency-fraction F  latency runs publish at F x SignalR's measured fan-out saturation (default 0.5)
@@ -44,6 +47,8 @@ internal sealed class OrchestratorOptions
     public double DurationSeconds { get; private set; } = 10;
 
     public double WarmupSeconds { get; private set; } = 2;
+
+    public double JitWarmupSeconds { get; private set; } = 15;
 
     public int Idle { get; private set; } = 5000;
 
@@ -71,6 +76,7 @@ internal sealed class OrchestratorOptions
             o.Connections = 100;
             o.DurationSeconds = 1;
             o.WarmupSeconds = 0.3;
+            o.JitWarmupSeconds = 0.3;
             o.Idle = 200;
             o.Connect = 100;
         }
@@ -101,6 +107,12 @@ internal sealed class OrchestratorOptions
                     break;
                 case "--duration":
                     o.DurationSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--warmup":
+                    o.WarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--jit-warmup":
+                    o.JitWarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--idle":
                     o.Idle = int.Parse(Next(), CultureInfo.InvariantCulture);
