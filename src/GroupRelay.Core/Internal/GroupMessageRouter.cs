@@ -107,32 +107,63 @@ internal sealed class GroupMessageRouter
     private int QueueToMembers(IReadOnlyList<string> users, ReadOnlyMemory<byte> frame, RelayConnection? skip, string? skipConnectionId, string? skipUser)
     {
         int deliveries = 0;
-        for (int i = 0; i < users.Count; i++)
+
+        // The stores built in (in-memory, Redis) hand out arrays: indexing an array directly saves two interface
+        // calls per member and per connection, which is measurable at a thousand deliveries per message.
+        if (users is string[] userArray)
         {
-            string user = users[i];
-            if (skipUser is not null && string.Equals(user, skipUser, StringComparison.Ordinal))
+            foreach (string user in userArray)
             {
-                continue;
+                deliveries += QueueToUser(user, frame, skip, skipConnectionId, skipUser);
             }
-
-            IReadOnlyList<RelayConnection> connections = _presence.GetLocalConnections(user);
-            for (int j = 0; j < connections.Count; j++)
+        }
+        else
+        {
+            for (int i = 0; i < users.Count; i++)
             {
-                RelayConnection connection = connections[j];
-                if (ReferenceEquals(connection, skip)
-                    || (skipConnectionId is not null && string.Equals(connection.ConnectionId, skipConnectionId, StringComparison.Ordinal)))
-                {
-                    continue;
-                }
-
-                if (Queue(connection, frame))
-                {
-                    deliveries++;
-                }
+                deliveries += QueueToUser(users[i], frame, skip, skipConnectionId, skipUser);
             }
         }
 
         return deliveries;
+    }
+
+    private int QueueToUser(string user, ReadOnlyMemory<byte> frame, RelayConnection? skip, string? skipConnectionId, string? skipUser)
+    {
+        if (skipUser is not null && string.Equals(user, skipUser, StringComparison.Ordinal))
+        {
+            return 0;
+        }
+
+        IReadOnlyList<RelayConnection> connections = _presence.GetLocalConnections(user);
+        int deliveries = 0;
+        if (connections is RelayConnection[] array)
+        {
+            foreach (RelayConnection connection in array)
+            {
+                deliveries += QueueUnlessSkipped(connection, frame, skip, skipConnectionId);
+            }
+        }
+        else
+        {
+            for (int j = 0; j < connections.Count; j++)
+            {
+                deliveries += QueueUnlessSkipped(connections[j], frame, skip, skipConnectionId);
+            }
+        }
+
+        return deliveries;
+    }
+
+    private int QueueUnlessSkipped(RelayConnection connection, ReadOnlyMemory<byte> frame, RelayConnection? skip, string? skipConnectionId)
+    {
+        if (ReferenceEquals(connection, skip)
+            || (skipConnectionId is not null && string.Equals(connection.ConnectionId, skipConnectionId, StringComparison.Ordinal)))
+        {
+            return 0;
+        }
+
+        return Queue(connection, frame) ? 1 : 0;
     }
 
     /// <summary>The open connections of a user held by this process.</summary>

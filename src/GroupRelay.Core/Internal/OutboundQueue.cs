@@ -21,7 +21,7 @@ internal enum EnqueueResult
 /// Frames already queued are coalesced into one WebSocket frame, separated by a line feed, up to MaxFrameBytes.
 /// </summary>
 /// <remarks>
-/// Thread-safety in one sentence: producers only touch the channel and two interlocked counters, and every other
+/// Thread-safety in one sentence: producers only touch the channel and one interlocked counter, and every other
 /// field is written once, under a compare-exchange on <see cref="_state"/>, before the channel is completed.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The abort source must outlive every caller of TransportEnded; it holds no unmanaged resource once its timer fired or was cancelled.")]
@@ -29,6 +29,13 @@ internal sealed class OutboundQueue
 {
     private const int Open = 0;
     private const int Closing = 1;
+
+    // What is queued, frames and bytes packed in one long so that a delivery costs one interlocked add, not two:
+    // bytes in the low 40 bits, frames above. Options cap a queue at 1,000,000 frames and int.MaxValue bytes, and a
+    // producer that overshoots takes its add back at once, so neither field can carry into the other.
+    private const int FrameShift = 40;
+    private const long ByteMask = (1L << FrameShift) - 1;
+    private const long OneFrame = 1L << FrameShift;
 
     private readonly Channel<ReadOnlyMemory<byte>> _channel = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -41,8 +48,7 @@ internal sealed class OutboundQueue
     private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
-    private long _queuedBytes;
-    private int _queuedFrames;
+    private long _queued;
     private int _closeCode;
     private string _closeReason = string.Empty;
     private volatile bool _discard;
@@ -63,7 +69,7 @@ internal sealed class OutboundQueue
 
     public bool IsClosing => Volatile.Read(ref _state) != Open;
 
-    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+    public long QueuedBytes => Interlocked.Read(ref _queued) & ByteMask;
 
     /// <summary>Completes when the writer loop has ended: the close handshake finished, or it gave up.</summary>
     public Task Completion => _writer;
@@ -83,19 +89,17 @@ internal sealed class OutboundQueue
             return EnqueueResult.Closing;
         }
 
-        int frames = Interlocked.Increment(ref _queuedFrames);
-        long bytes = Interlocked.Add(ref _queuedBytes, frame.Length);
-        if (frames > _options.MaxQueueFrames || bytes > _options.MaxQueueBytes)
+        long added = OneFrame + frame.Length;
+        long queued = Interlocked.Add(ref _queued, added);
+        if ((queued >> FrameShift) > _options.MaxQueueFrames || (queued & ByteMask) > _options.MaxQueueBytes)
         {
-            Interlocked.Decrement(ref _queuedFrames);
-            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            Interlocked.Add(ref _queued, -added);
             return RequestClose(RelayCloseCodes.SlowConsumer, "slow consumer", discardQueued: true) ? EnqueueResult.Overflow : EnqueueResult.Closing;
         }
 
         if (!_channel.Writer.TryWrite(frame))
         {
-            Interlocked.Decrement(ref _queuedFrames);
-            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            Interlocked.Add(ref _queued, -added);
             return EnqueueResult.Closing;
         }
 
@@ -225,13 +229,19 @@ internal sealed class OutboundQueue
         {
             first.Span.CopyTo(buffer);
             int length = first.Length;
+            int frames = 0;
+            long bytes = 0;
             while (!_discard && reader.TryPeek(out ReadOnlyMemory<byte> next) && length + 1 + next.Length <= _options.MaxFrameBytes && reader.TryRead(out next))
             {
-                Dequeued(next.Length);
+                frames++;
+                bytes += next.Length;
                 buffer[length++] = (byte)'\n';
                 next.Span.CopyTo(buffer.AsSpan(length));
                 length += next.Length;
             }
+
+            // One accounting update per coalesced batch rather than per frame.
+            Dequeued(frames, bytes);
 
             await _socket.SendAsync(buffer.AsMemory(0, length), abort).ConfigureAwait(false);
         }
@@ -241,9 +251,13 @@ internal sealed class OutboundQueue
         }
     }
 
-    private void Dequeued(int bytes)
+    private void Dequeued(int bytes) => Dequeued(1, bytes);
+
+    private void Dequeued(int frames, long bytes)
     {
-        Interlocked.Decrement(ref _queuedFrames);
-        Interlocked.Add(ref _queuedBytes, -bytes);
+        if (frames > 0)
+        {
+            Interlocked.Add(ref _queued, -((frames * OneFrame) + bytes));
+        }
     }
 }
