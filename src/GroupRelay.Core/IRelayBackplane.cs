@@ -24,6 +24,13 @@ namespace GroupRelay;
 /// Ordering contract: for one group, the messages that <see cref="PublishMessageAsync"/> numbers must reach
 /// <see cref="RelayLocalDelivery.DeliverMessage"/> on every node in increasing <c>seq</c>, one at a time.
 /// </para>
+/// <para>
+/// Pipelining contract: the relay does not wait for <see cref="PublishMessageAsync"/> to complete before it reads a
+/// connection's next frame, so a connection can have several calls in flight, made in the order of its requests.
+/// An implementation keeps a sender's messages in that order by taking each message's place in the group's order
+/// before it first awaits (for example by handing the command to an ordered connection), and reads <c>body</c> only
+/// until then: the transport reuses that buffer for the next frame.
+/// </para>
 /// </remarks>
 public interface IRelayBackplane
 {
@@ -37,7 +44,7 @@ public interface IRelayBackplane
     /// </summary>
     /// <param name="groupId">The group.</param>
     /// <param name="from">The sender stamped into the frame.</param>
-    /// <param name="body">The body, already validated JSON; only read before the returned task completes.</param>
+    /// <param name="body">The body, already validated JSON; only read before the method first awaits (see the pipelining contract).</param>
     /// <param name="bodyIsCompact">Whether the body can be copied into the frame as is.</param>
     /// <param name="sender">The sending connection, or null for server-side publishing.</param>
     /// <param name="echo">False when <paramref name="sender"/> must not receive its own message.</param>

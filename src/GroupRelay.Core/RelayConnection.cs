@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading.Tasks;
 using GroupRelay.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -49,6 +50,15 @@ public sealed class RelayConnection
 
     /// <summary>Changes of watched users that arrived while their watch result was being built (guarded by <see cref="Watched"/>'s lock).</summary>
     internal Dictionary<string, PresenceState>? PendingPresence { get; set; }
+
+    /// <summary>
+    /// The answers (ack or error) of this connection's sends still in flight through a backplane, chained in request
+    /// order; null when there are none. Read and written only by the connection's receive loop.
+    /// </summary>
+    internal Task? PendingSends { get; set; }
+
+    /// <summary>How many sends are in flight through a backplane (decremented as each is answered).</summary>
+    internal int PipelinedSends;
 
     /// <inheritdoc />
     public override string ToString() => $"{ConnectionId} ({UserId})";

@@ -107,6 +107,59 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PipelinedSends_FromOneConnection_KeepRequestOrder_EachAckAfterItsEcho_AndALaterRequestIsAnsweredAfterThem()
+    {
+        // More than RequestDispatcher.MaxPipelinedSends, so the receive loop also has to wait for answers once.
+        const int count = 300;
+        Group("g", "sender", "far");
+        await StartNodesAsync(o => o.RateLimitEnabled = false);
+        RelayTestClient sender = await ConnectAsync(_a, "sender");
+        RelayTestClient far = await ConnectAsync(_b, "far");
+        await sender.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "far");
+
+        for (int i = 0; i < count; i++)
+        {
+            await sender.SendAsync(Send("g", new { i }, id: "m" + i));
+        }
+
+        await sender.SendAsync(new Dictionary<string, object?> { ["type"] = "members", ["id"] = "last", ["group"] = "g" });
+
+        var echoed = new HashSet<long>();
+        var ackOrder = new List<int>();
+        long lastAckSeq = 0;
+        while (true)
+        {
+            JsonElement frame = await sender.ReceiveAsync(TimeSpan.FromSeconds(15));
+            string type = frame.GetProperty("type").GetString()!;
+            if (type == "message")
+            {
+                echoed.Add(frame.GetProperty("seq").GetInt64());
+            }
+            else if (type == "ack")
+            {
+                long seq = frame.GetProperty("seq").GetInt64();
+                echoed.Should().Contain(seq, "the echo comes before the ack on the sending connection");
+                seq.Should().BeGreaterThan(lastAckSeq, "acks keep request order and seq follows it");
+                lastAckSeq = seq;
+                ackOrder.Add(int.Parse(frame.GetProperty("id").GetString()!.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else if (type == "error")
+            {
+                throw new InvalidOperationException("unexpected error frame: " + frame.GetRawText());
+            }
+            else if (type == "members")
+            {
+                ackOrder.Should().HaveCount(count, "a request after pipelined sends is answered after all of them");
+                break;
+            }
+        }
+
+        ackOrder.Should().Equal(Enumerable.Range(0, count));
+        List<JsonElement> received = await far.CollectAsync("message", count, TimeSpan.FromSeconds(15));
+        received.Select(m => m.GetProperty("body").GetProperty("i").GetInt32()).Should().Equal(Enumerable.Range(0, count), "one sender's messages keep its order on every node");
+    }
+
+    [Fact]
     public async Task MembersWatchAndEvents_CrossNodes()
     {
         Group("team", "alice", "bob");

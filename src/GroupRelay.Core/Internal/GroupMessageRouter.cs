@@ -48,6 +48,29 @@ internal sealed class GroupMessageRouter
     /// </summary>
     public void UseBackplane(IRelayBackplane backplane) => _scaleOut = backplane is InProcessRelayBackplane ? null : backplane;
 
+    /// <summary>
+    /// Whether messages go through a scale-out backplane, whose publication completes later (a round trip away) and
+    /// which promises to keep a connection's messages in call order (see <see cref="IRelayBackplane"/>).
+    /// </summary>
+    public bool UsesBackplane => _scaleOut is not null;
+
+    /// <summary>Whether <paramref name="userId"/> may send to <paramref name="group"/>.</summary>
+    public ValueTask<bool> IsMemberAsync(string group, string userId, CancellationToken cancellationToken)
+        => _directory.IsMemberAsync(group, userId, cancellationToken);
+
+    /// <summary>
+    /// Publishes a message whose sender's membership was checked, through the backplane. The backplane takes the
+    /// message's place in the group's order before this first awaits, so a caller may start the next one before this
+    /// one completes.
+    /// </summary>
+    public async ValueTask<long> PublishCheckedAsync(string group, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection sender, bool echo, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        long seq = await _scaleOut!.PublishMessageAsync(group, from, body, bodyIsCompact, sender, echo, cancellationToken).ConfigureAwait(false);
+        _metrics.MessageRouted(0, started);
+        return seq;
+    }
+
     /// <summary>Routes a message to a group.</summary>
     /// <param name="group">The target group.</param>
     /// <param name="from">The sender stamped into the frame.</param>

@@ -12,6 +12,12 @@ namespace GroupRelay.Internal;
 /// </summary>
 internal sealed class RequestDispatcher
 {
+    /// <summary>
+    /// Sends one connection may have in flight through a backplane before its receive loop waits for them (and so
+    /// stops reading the socket): enough to hide a round trip to Redis, bounded so a fast client cannot pile up work.
+    /// </summary>
+    internal const int MaxPipelinedSends = 64;
+
     private readonly RequestParser _parser;
     private readonly GroupMessageRouter _router;
     private readonly PresenceService _presenceService;
@@ -43,6 +49,21 @@ internal sealed class RequestDispatcher
         }
 
         ParseResult parsed = _parser.Parse(frame, out RelayRequest request);
+        bool pipelined = !parsed.IsError && request.Type == RequestType.Send && _router.UsesBackplane;
+        if (connection.PendingSends is Task pending)
+        {
+            // Replies go out in request order: anything but another pipelined send waits for the sends in flight.
+            if (!pending.IsCompleted && !pipelined)
+            {
+                await pending.ConfigureAwait(false);
+            }
+
+            if (pending.IsCompleted)
+            {
+                connection.PendingSends = null;
+            }
+        }
+
         if (!TakeToken(connection, parsed.IsError ? parsed.Id : request.Id))
         {
             return;
@@ -56,7 +77,14 @@ internal sealed class RequestDispatcher
 
         try
         {
-            await DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            if (pipelined)
+            {
+                await SendPipelinedAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -66,6 +94,83 @@ internal sealed class RequestDispatcher
         {
             GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
             SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+        }
+    }
+
+    /// <summary>
+    /// A <c>send</c> through a backplane: the membership check and the start of publication happen here, in request
+    /// order; the round trip that follows is not waited for, so the receive loop reads the next frame meanwhile. The
+    /// answer is chained after the answers of the sends before it, so acks keep request order (and each still follows
+    /// its echo, which the backplane queues before its publication completes).
+    /// </summary>
+    private async ValueTask SendPipelinedAsync(RelayConnection connection, RelayRequest request, CancellationToken cancellationToken)
+    {
+        string user = connection.UserId;
+        if (!await _router.IsMemberAsync(request.Group!, user, cancellationToken).ConfigureAwait(false))
+        {
+            if (connection.PendingSends is Task pending)
+            {
+                await pending.ConfigureAwait(false);
+            }
+
+            SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{user} is not a member of group '{request.Group}'");
+            return;
+        }
+
+        ValueTask<long> publishing = _router.PublishCheckedAsync(request.Group!, user, request.Body, request.BodyIsCompact, connection, request.Echo, cancellationToken);
+        Task? previous = connection.PendingSends;
+        if (previous is null && publishing.IsCompletedSuccessfully)
+        {
+            Ack(connection, request.Id, publishing.Result);
+            return;
+        }
+
+        Interlocked.Increment(ref connection.PipelinedSends);
+        Task answered = AnswerWhenPublishedAsync(connection, request, publishing, previous, cancellationToken);
+        connection.PendingSends = answered;
+        if (Volatile.Read(ref connection.PipelinedSends) >= MaxPipelinedSends)
+        {
+            await answered.ConfigureAwait(false);
+        }
+    }
+
+    private async Task AnswerWhenPublishedAsync(RelayConnection connection, RelayRequest request, ValueTask<long> publishing, Task? previous, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long seq = await publishing.ConfigureAwait(false);
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            Ack(connection, request.Id, seq);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The connection is going away; nobody is left to answer.
+        }
+        catch (Exception ex)
+        {
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
+            SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref connection.PipelinedSends);
+        }
+    }
+
+    private void Ack(RelayConnection connection, string? id, long seq)
+    {
+        if (id is not null)
+        {
+            _router.Queue(connection, FrameWriter.Ack(id, seq));
         }
     }
 
@@ -89,9 +194,9 @@ internal sealed class RequestDispatcher
                 {
                     SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{user} is not a member of group '{request.Group}'");
                 }
-                else if (request.Id is not null)
+                else
                 {
-                    _router.Queue(connection, FrameWriter.Ack(request.Id, result.Seq));
+                    Ack(connection, request.Id, result.Seq);
                 }
 
                 break;

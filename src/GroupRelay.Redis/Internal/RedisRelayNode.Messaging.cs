@@ -35,9 +35,13 @@ internal sealed partial class RedisRelayNode
             _pendingEchoes[publishId] = echoed;
         }
 
+        // The body is read here, before the first await, and never again: the relay pipelines sends (see
+        // IRelayBackplane), so the caller's buffer holds the next frame once this awaits. The fallback below takes the
+        // body from the copy at the end of the payload.
+        byte[] tail = RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span);
+        int bodyLength = body.Length;
         try
         {
-            byte[] tail = RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span);
             long seq = (long)await Db.ScriptEvaluateAsync(
                 RedisScripts.PublishMessage,
                 new[] { Keys.Seq(groupId) },
@@ -60,7 +64,7 @@ internal sealed partial class RedisRelayNode
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             Fallback("publish", ex);
-            return PublishLocally(groupId, state, from, timestamp, body.Span, bodyIsCompact, skip);
+            return PublishLocally(groupId, state, from, timestamp, tail.AsSpan(tail.Length - bodyLength), bodyIsCompact, skip);
         }
         finally
         {
