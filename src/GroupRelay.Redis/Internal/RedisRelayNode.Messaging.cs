@@ -11,7 +11,8 @@ namespace GroupRelay.Internal;
 internal sealed partial class RedisRelayNode
 {
     private readonly ConcurrentDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource> _pendingEchoes = new();
+    private readonly ConcurrentDictionary<long, PendingEcho> _pendingEchoes = new();
+    private Timer? _echoSweeper;
     private ChannelMessageQueue? _events;
     private long _nextPublishId;
 
@@ -27,12 +28,14 @@ internal sealed partial class RedisRelayNode
         }
 
         long publishId = Interlocked.Increment(ref _nextPublishId);
-        TaskCompletionSource? echoed = null;
-        if (sender is not null && echo && state.Subscription is not null)
+        PendingEcho? echoed = null;
+        if (sender is not null && echo && state.Subscription is not null && !_stopping.IsCancellationRequested)
         {
-            // The echo must reach the sender before its ack: wait until this node has delivered the message.
-            echoed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // The echo must reach the sender before its ack: wait until this node has delivered the message. The wait
+            // is bounded by the sweeper (EchoTimeout), not by a timer per message.
+            echoed = new PendingEcho(Environment.TickCount64);
             _pendingEchoes[publishId] = echoed;
+            EnsureEchoSweeper();
         }
 
         // The body is read here, before the first await, and never again: the relay pipelines sends (see
@@ -42,21 +45,19 @@ internal sealed partial class RedisRelayNode
         int bodyLength = body.Length;
         try
         {
+            // The group's key and channel name are built once per group, not per message.
+            state.SeqKeys ??= new[] { Keys.Seq(groupId) };
+            state.ChannelName ??= (string)Keys.GroupChannel(groupId)!;
             long seq = (long)await Db.ScriptEvaluateAsync(
                 RedisScripts.PublishMessage,
-                new[] { Keys.Seq(groupId) },
-                new RedisValue[] { (string)Keys.GroupChannel(groupId)!, Interlocked.Read(ref state.LastSeq), tail }).ConfigureAwait(false);
+                state.SeqKeys,
+                new RedisValue[] { state.ChannelName, Interlocked.Read(ref state.LastSeq), tail }).ConfigureAwait(false);
             Metrics.Published("message");
             if (echoed is not null)
             {
-                try
-                {
-                    await echoed.Task.WaitAsync(_options.EchoTimeout).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    // Redis went away between PUBLISH and delivery; the ack still tells the seq.
-                }
+                // Completed by this node's delivery, or by the sweeper when Redis went away between PUBLISH and
+                // delivery (the ack still tells the seq).
+                await echoed.Task.ConfigureAwait(false);
             }
 
             return seq;
@@ -71,6 +72,49 @@ internal sealed partial class RedisRelayNode
             if (echoed is not null)
             {
                 _pendingEchoes.TryRemove(publishId, out _);
+            }
+        }
+    }
+
+    private void EnsureEchoSweeper()
+    {
+        if (Volatile.Read(ref _echoSweeper) is not null)
+        {
+            return;
+        }
+
+        long period = Math.Max(50, (long)_options.EchoTimeout.TotalMilliseconds / 4);
+        var timer = new Timer(static o => ((RedisRelayNode)o!).SweepEchoes(), this, Timeout.Infinite, Timeout.Infinite);
+        if (Interlocked.CompareExchange(ref _echoSweeper, timer, null) is null)
+        {
+            timer.Change(period, period);
+        }
+        else
+        {
+            timer.Dispose();
+        }
+    }
+
+    /// <summary>Releases the senders whose echo did not come back within EchoTimeout.</summary>
+    private void SweepEchoes()
+    {
+        long cutoff = Environment.TickCount64 - (long)_options.EchoTimeout.TotalMilliseconds;
+        foreach (var entry in _pendingEchoes)
+        {
+            if (entry.Value.Started <= cutoff && _pendingEchoes.TryRemove(entry.Key, out PendingEcho? stale))
+            {
+                stale.TrySetResult();
+            }
+        }
+    }
+
+    private void SweepAllEchoes()
+    {
+        foreach (var entry in _pendingEchoes)
+        {
+            if (_pendingEchoes.TryRemove(entry.Key, out PendingEcho? pending))
+            {
+                pending.TrySetResult();
             }
         }
     }
@@ -278,7 +322,7 @@ internal sealed partial class RedisRelayNode
                     }
                 }
 
-                if (mine && _pendingEchoes.TryRemove(publishId, out TaskCompletionSource? echoed))
+                if (mine && _pendingEchoes.TryRemove(publishId, out PendingEcho? echoed))
                 {
                     echoed.TrySetResult();
                 }
@@ -352,5 +396,17 @@ internal sealed partial class RedisRelayNode
     {
         public long LastSeq;
         public ChannelMessageQueue? Subscription;
+
+        /// <summary>The seq counter's key, as the script's KEYS (built on first publish; a race builds the same value).</summary>
+        public RedisKey[]? SeqKeys;
+
+        /// <summary>The group's channel name (built on first publish).</summary>
+        public string? ChannelName;
+    }
+
+    /// <summary>A sender waiting for its own message to come back (<see cref="Started"/>: Environment.TickCount64).</summary>
+    private sealed class PendingEcho(long started) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public long Started { get; } = started;
     }
 }

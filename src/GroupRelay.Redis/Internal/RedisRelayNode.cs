@@ -148,6 +148,7 @@ internal sealed partial class RedisRelayNode : IDisposable
 
         RedisRelayLog.Stopped(_logger, NodeId);
         await DisposeConnectionAsync().ConfigureAwait(false);
+        await StopEchoSweeperAsync().ConfigureAwait(false);
     }
 
     /// <summary>For tests: the node dies without cleaning up (no more heartbeats, no removal, connection dropped).</summary>
@@ -161,6 +162,17 @@ internal sealed partial class RedisRelayNode : IDisposable
         }
 
         await DisposeConnectionAsync().ConfigureAwait(false);
+        await StopEchoSweeperAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask StopEchoSweeperAsync()
+    {
+        if (Interlocked.Exchange(ref _echoSweeper, null) is Timer timer)
+        {
+            await timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        SweepAllEchoes();
     }
 
     public void Dispose()
