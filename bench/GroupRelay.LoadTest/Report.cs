@@ -115,12 +115,27 @@ internal static class Report
 
     public static string Summary(ResultRow r) => r.Scenario switch
     {
-        "fanout" => $"group {r.GroupSize}: {Format(r.DeliveriesPerSec, "N0")} deliveries/s, {Format(r.DeliveriesPerCpuSec, "N0")} per server CPU-s, lost {r.Lost}, server CPU {Format(r.GetExtra("serverCpuPct"), "N0")}%, client CPU {Format(r.GetExtra("clientCpuPct"), "N0")}%{(r.Extra is { } e && e.TryGetValue("redisCpuPct", out double redis) ? $" (node A {Format(r.GetExtra("nodeACpuPct"), "N0")}%, node B {Format(r.GetExtra("nodeBCpuPct"), "N0")}%, redis {Format(redis, "N0")}%)" : string.Empty)}",
-        "latency" => $"group {r.GroupSize} at {Format(r.GetExtra("rateMsgsPerSec"), "N0")} msg/s: p50 {Format(r.P50Ms, "N3")} ms, p99 {Format(r.P99Ms, "N3")} ms, p99.9 {Format(r.P999Ms, "N3")} ms, max {Format(r.MaxMs, "N3")} ms, lost {r.Lost}, connections lost {Format(r.GetExtra("connectionsLost"), "N0")}, pacer behind at most {Format(r.GetExtra("pacerBehindMaxMs"), "N1")} ms{(r.GetExtra("saturated") == 1 ? " (SATURATED: the pacer fell behind)" : string.Empty)}",
+        "fanout" => $"group {r.GroupSize}: {Format(r.DeliveriesPerSec, "N0")} deliveries/s, {Format(r.DeliveriesPerCpuSec, "N0")} per server CPU-s, lost {r.Lost}, server CPU {Format(r.GetExtra("serverCpuPct"), "N0")}%, client CPU {Format(r.GetExtra("clientCpuPct"), "N0")}%{(r.Extra is { } e && e.TryGetValue("redisCpuPct", out double redis) ? $" (node A {Format(r.GetExtra("nodeACpuPct"), "N0")}%, node B {Format(r.GetExtra("nodeBCpuPct"), "N0")}%, redis {Format(redis, "N0")}%)" : string.Empty)}{LostReasons(r)}",
+        "latency" => $"group {r.GroupSize} at {Format(r.GetExtra("rateMsgsPerSec"), "N0")} msg/s: p50 {Format(r.P50Ms, "N3")} ms, p99 {Format(r.P99Ms, "N3")} ms, p99.9 {Format(r.P999Ms, "N3")} ms, max {Format(r.MaxMs, "N3")} ms, lost {r.Lost}, connections lost {Format(r.GetExtra("connectionsLost"), "N0")}, pacer behind at most {Format(r.GetExtra("pacerBehindMaxMs"), "N1")} ms{(r.GetExtra("saturated") == 1 ? " (SATURATED: the pacer fell behind)" : string.Empty)}{LostReasons(r)}",
         "idle" => $"{Format(r.MemPerConnBytes, "N0")} bytes working set and {Format(r.GetExtra("gcHeapPerConnBytes"), "N0")} bytes GC heap per idle connection",
         "connect" => $"{Format(r.ConnectsPerSec, "N0")} connections/s, {Format(r.GetExtra("serverCpuMsPerConnect"), "N3")} server CPU ms each",
         _ => string.Empty,
     };
+
+    /// <summary>", connections closed: 4001 x5, broken x1" when the run lost connections, else empty.</summary>
+    private static string LostReasons(ResultRow r)
+    {
+        if (r.Extra is null)
+        {
+            return string.Empty;
+        }
+
+        string[] reasons = r.Extra.Where(p => p.Key.StartsWith("lost:", StringComparison.Ordinal))
+            .OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => $"{p.Key["lost:".Length..]} x{p.Value:0}")
+            .ToArray();
+        return reasons.Length == 0 ? string.Empty : ", connections closed: " + string.Join(", ", reasons);
+    }
 
     private static string Format(double? value, string format)
         => value is double v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";

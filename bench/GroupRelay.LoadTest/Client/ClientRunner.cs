@@ -273,6 +273,7 @@ internal sealed class ClientRunner
                 ["duplicates"] = Math.Max(0, _sink.Received - expected),
                 ["connectionsLost"] = _sink.ConnectionsLost,
             };
+            AddLostReasons(extra, _sink.LostByReason(), null);
             if (_settings.Port2 > 0)
             {
                 extra["nodeACpuPct"] = 100 * nodeACpu / seconds;
@@ -314,6 +315,7 @@ internal sealed class ClientRunner
             Progress($"group {size}: connecting {_settings.Connections} receivers");
             List<IBenchConnection> receivers = await ConnectManyAsync(Users('u', 0, _settings.Connections), null, cancellationToken);
             long lostBefore = _sink.ConnectionsLost;
+            Dictionary<string, long> lostByBefore = _sink.LostByReason();
             string group = BenchMembership.GroupName(size);
             int senderCount = Math.Min(size, _settings.Senders);
             List<IBenchConnection> senders = await ConnectManyAsync(Users('u', 0, senderCount), group, cancellationToken);
@@ -360,7 +362,7 @@ internal sealed class ClientRunner
                 P999Ms = Finite(p999),
                 MaxMs = Finite(max),
                 Lost = lost,
-                Extra = new Dictionary<string, double>
+                Extra = AddLostReasons(new Dictionary<string, double>
                 {
                     ["rateMsgsPerSec"] = rate,
                     ["offeredDeliveriesPerSec"] = rate * fan,
@@ -368,7 +370,7 @@ internal sealed class ClientRunner
                     ["pacerBehindMaxMs"] = pacer.MaxBehindMs,
                     ["saturated"] = pacer.GaveUp ? 1 : 0,
                     ["connectionsLost"] = _sink.ConnectionsLost - lostBefore,
-                },
+                }, _sink.LostByReason(), lostByBefore),
             });
             _sink.MeasureLatency = false;
             await DisposeAllAsync(senders);
@@ -377,6 +379,21 @@ internal sealed class ClientRunner
     }
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    // One "lost:REASON" figure per close code (or "broken"), so a run that loses connections says why.
+    private static Dictionary<string, double> AddLostReasons(Dictionary<string, double> extra, Dictionary<string, long> now, Dictionary<string, long>? before)
+    {
+        foreach ((string reason, long count) in now)
+        {
+            long delta = count - (before is not null && before.TryGetValue(reason, out long earlier) ? earlier : 0);
+            if (delta > 0)
+            {
+                extra["lost:" + reason] = delta;
+            }
+        }
+
+        return extra;
+    }
 
     // The first measured group size of a server process warms up for JitWarmup: until then the servers run code the
     // tiered JIT has not optimised yet (GroupRelay.Core and StackExchange.Redis start at tier 0; ASP.NET Core's own

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using HdrHistogram;
@@ -16,6 +19,7 @@ internal sealed class DeliverySink
     private LongHistogram _histogram = NewHistogram();
     private long _received;
     private long _connectionsLost;
+    private readonly ConcurrentDictionary<string, long> _lostBy = new(StringComparer.Ordinal);
     private long _recordFrom = long.MaxValue;
     private TaskCompletionSource? _waiter;
 
@@ -27,7 +31,19 @@ internal sealed class DeliverySink
     /// <summary>Connections the server closed (for GroupRelay, 4001 slow consumer) or that broke, since creation.</summary>
     public long ConnectionsLost => Interlocked.Read(ref _connectionsLost);
 
-    public void ConnectionLost() => Interlocked.Increment(ref _connectionsLost);
+    /// <summary>A connection ended without the client closing it.</summary>
+    /// <param name="reason">The close code the server sent ("4001"), or "broken" when the socket ended without one.</param>
+    public void ConnectionLost(string reason)
+    {
+        Interlocked.Increment(ref _connectionsLost);
+        _lostBy.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+    }
+
+    /// <summary>Lost connections so far, by reason (see <see cref="ConnectionLost"/>).</summary>
+    public Dictionary<string, long> LostByReason() => _lostBy.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+
+    /// <summary>The reason to report for a WebSocket that ended: its close code, or "broken" without a close frame.</summary>
+    public static string Reason(System.Net.WebSockets.WebSocket socket) => socket.CloseStatus is { } code ? ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture) : "broken";
 
     /// <summary>Latencies are recorded only for messages meant to be sent at or after this timestamp (skips the warm-up).</summary>
     public void RecordFrom(long stopwatchTimestamp) => Volatile.Write(ref _recordFrom, stopwatchTimestamp);

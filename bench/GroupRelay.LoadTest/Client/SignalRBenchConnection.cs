@@ -25,11 +25,11 @@ internal sealed class SignalRBenchConnection : IBenchConnection
             })
             .Build();
         _connection.On("welcome", () => _welcome.TrySetResult());
-        _connection.Closed += _ =>
+        _connection.Closed += error =>
         {
             if (!_disposing)
             {
-                sink.ConnectionLost();
+                sink.ConnectionLost(error is null ? "closed" : "error: " + error.GetType().Name);
             }
 
             return Task.CompletedTask;

@@ -74,7 +74,7 @@ internal sealed class SignalRLiteConnection : IBenchConnection
         _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
         if (!_disposing)
         {
-            _sink.ConnectionLost();
+            _sink.ConnectionLost(DeliverySink.Reason(_socket));
         }
     }
 

@@ -93,7 +93,7 @@ internal sealed class WebSocketBenchConnection : IBenchConnection
         _welcome.TrySetException(new InvalidOperationException("the connection closed before it was registered"));
         if (!_disposing)
         {
-            _sink.ConnectionLost();
+            _sink.ConnectionLost(DeliverySink.Reason(_socket));
         }
     }
 
