@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Generic;
 using System.Text;
 
 namespace GroupRelay.Internal;
@@ -11,7 +12,8 @@ namespace GroupRelay.Internal;
 /// </summary>
 internal static class RedisPayload
 {
-    public const byte Message = (byte)'M';
+    /// <summary>A batch of messages of one group: <c>B&lt;first seq&gt;|</c>, then what <see cref="Batch"/> wrote.</summary>
+    public const byte MessageBatch = (byte)'B';
     public const byte Joined = (byte)'J';
     public const byte Left = (byte)'L';
     public const byte Presence = (byte)'P';
@@ -31,6 +33,47 @@ internal static class RedisPayload
         writer.Advance(1);
         writer.Write(body);
         return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// The part of a batch the client writes: the number of messages, then each message's tail (see
+    /// <see cref="MessageTail"/>) with its length in front. The publish script puts <c>B&lt;first seq&gt;|</c> before it.
+    /// </summary>
+    public static byte[] Batch(IReadOnlyList<byte[]> tails)
+    {
+        int size = 4;
+        foreach (byte[] tail in tails)
+        {
+            size += 4 + tail.Length;
+        }
+
+        byte[] batch = new byte[size];
+        BinaryPrimitives.WriteInt32LittleEndian(batch, tails.Count);
+        int offset = 4;
+        foreach (byte[] tail in tails)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(offset), tail.Length);
+            tail.CopyTo(batch.AsSpan(offset + 4));
+            offset += 4 + tail.Length;
+        }
+
+        return batch;
+    }
+
+    /// <summary>Reads the next message tail of a batch (after the count).</summary>
+    public static ReadOnlySpan<byte> ReadTail(ref ReadOnlySpan<byte> span)
+    {
+        int length = BinaryPrimitives.ReadInt32LittleEndian(span);
+        ReadOnlySpan<byte> tail = span.Slice(4, length);
+        span = span[(4 + length)..];
+        return tail;
+    }
+
+    public static int ReadInt(ref ReadOnlySpan<byte> span)
+    {
+        int value = BinaryPrimitives.ReadInt32LittleEndian(span);
+        span = span[4..];
+        return value;
     }
 
     public static byte[] Strings(byte kind, params string?[] fields)

@@ -39,7 +39,7 @@ internal sealed class RedisRelayMetrics : IDisposable
 
     public void StateChanged(string state) => _stateChanges.Add(1, new KeyValuePair<string, object?>("state", state));
 
-    public void Published(string kind) => _published.Add(1, new KeyValuePair<string, object?>("kind", kind));
+    public void Published(string kind, int count = 1) => _published.Add(count, new KeyValuePair<string, object?>("kind", kind));
 
     public void Received(string kind) => _received.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

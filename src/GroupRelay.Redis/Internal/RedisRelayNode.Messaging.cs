@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
@@ -21,12 +22,6 @@ internal sealed partial class RedisRelayNode
         GroupState state = _groups.GetOrAdd(groupId, static _ => new GroupState());
         long timestamp = Local.GetTimestamp();
         string? skip = echo ? null : sender?.ConnectionId;
-        if (!IsConnected)
-        {
-            Fallback("publish", null);
-            return PublishLocally(groupId, state, from, timestamp, body.Span, bodyIsCompact, skip);
-        }
-
         long publishId = Interlocked.Increment(ref _nextPublishId);
         PendingEcho? echoed = null;
         if (sender is not null && echo && state.Subscription is not null && !_stopping.IsCancellationRequested)
@@ -39,39 +34,126 @@ internal sealed partial class RedisRelayNode
         }
 
         // The body is read here, before the first await, and never again: the relay pipelines sends (see
-        // IRelayBackplane), so the caller's buffer holds the next frame once this awaits. The fallback below takes the
-        // body from the copy at the end of the payload.
-        byte[] tail = RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span);
-        int bodyLength = body.Length;
+        // IRelayBackplane), so the caller's buffer holds the next frame once this awaits.
+        var pending = new PendingPublish(
+            RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span), body.Length, publishId, from, timestamp, bodyIsCompact, skip);
+
+        // The message takes its place in the group's order here, under the gate, in call order. One publish script per
+        // group is in flight at a time; what queues up meanwhile goes out together in the next one, so under load the
+        // per-message cost of a Redis command, its reply and the subscription's delivery is paid per batch.
+        bool flush;
+        lock (state.PublishGate)
+        {
+            (state.Waiting ??= new List<PendingPublish>()).Add(pending);
+            flush = !state.Flushing;
+            state.Flushing = true;
+        }
+
+        if (flush)
+        {
+            _ = FlushAsync(groupId, state);
+        }
+
         try
         {
-            // The group's key and channel name are built once per group, not per message.
-            state.SeqKeys ??= new[] { Keys.Seq(groupId) };
-            state.ChannelName ??= (string)Keys.GroupChannel(groupId)!;
-            long seq = (long)await Db.ScriptEvaluateAsync(
-                RedisScripts.PublishMessage,
-                state.SeqKeys,
-                new RedisValue[] { state.ChannelName, Interlocked.Read(ref state.LastSeq), tail }).ConfigureAwait(false);
-            Metrics.Published("message");
+            long seq = await pending.Seq.Task.ConfigureAwait(false);
             if (echoed is not null)
             {
-                // Completed by this node's delivery, or by the sweeper when Redis went away between PUBLISH and
-                // delivery (the ack still tells the seq).
+                // Completed by this node's delivery (or at once when the message was published locally), or by the
+                // sweeper when Redis went away between PUBLISH and delivery (the ack still tells the seq).
                 await echoed.Task.ConfigureAwait(false);
             }
 
             return seq;
-        }
-        catch (Exception ex) when (IsRedisFailure(ex))
-        {
-            Fallback("publish", ex);
-            return PublishLocally(groupId, state, from, timestamp, tail.AsSpan(tail.Length - bodyLength), bodyIsCompact, skip);
         }
         finally
         {
             if (echoed is not null)
             {
                 _pendingEchoes.TryRemove(publishId, out _);
+            }
+        }
+    }
+
+    /// <summary>Publishes what waits for a group, batch after batch, until nothing does; never throws.</summary>
+    private async Task FlushAsync(string groupId, GroupState state)
+    {
+        while (true)
+        {
+            List<PendingPublish> batch;
+            lock (state.PublishGate)
+            {
+                if (state.Waiting is not { Count: > 0 })
+                {
+                    state.Flushing = false;
+                    return;
+                }
+
+                batch = state.Waiting;
+                state.Waiting = null;
+            }
+
+            await PublishBatchAsync(groupId, state, batch).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PublishBatchAsync(string groupId, GroupState state, List<PendingPublish> batch)
+    {
+        try
+        {
+            if (IsConnected)
+            {
+                try
+                {
+                    // The group's key and channel name are built once per group, not per message.
+                    state.SeqKeys ??= new[] { Keys.Seq(groupId) };
+                    state.ChannelName ??= (string)Keys.GroupChannel(groupId)!;
+                    byte[][] tails = new byte[batch.Count][];
+                    for (int i = 0; i < tails.Length; i++)
+                    {
+                        tails[i] = batch[i].Tail;
+                    }
+
+                    long last = (long)await Db.ScriptEvaluateAsync(
+                        RedisScripts.PublishBatch,
+                        state.SeqKeys,
+                        new RedisValue[] { state.ChannelName, Interlocked.Read(ref state.LastSeq), batch.Count, RedisPayload.Batch(tails) }).ConfigureAwait(false);
+                    Metrics.Published("message", batch.Count);
+                    long first = last - batch.Count + 1;
+                    for (int i = 0; i < batch.Count; i++)
+                    {
+                        batch[i].Seq.TrySetResult(first + i);
+                    }
+
+                    return;
+                }
+                catch (Exception ex) when (IsRedisFailure(ex))
+                {
+                    Fallback("publish", ex);
+                }
+            }
+            else
+            {
+                Fallback("publish", null);
+            }
+
+            // Redis is away: deliver here, in order, and release each sender's echo wait (the echo was just queued).
+            foreach (PendingPublish message in batch)
+            {
+                long seq = PublishLocally(groupId, state, message.From, message.Timestamp, message.Body, message.Compact, message.Skip);
+                if (_pendingEchoes.TryRemove(message.PublishId, out PendingEcho? echoed))
+                {
+                    echoed.TrySetResult();
+                }
+
+                message.Seq.TrySetResult(seq);
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (PendingPublish message in batch)
+            {
+                message.Seq.TrySetException(ex);
             }
         }
     }
@@ -294,37 +376,15 @@ internal sealed partial class RedisRelayNode
                 return;
             }
 
-            if (payload[0] == RedisPayload.Message)
+            if (payload[0] == RedisPayload.MessageBatch)
             {
-                Metrics.Received("message");
                 int bar = Array.IndexOf(payload, (byte)'|');
                 long seq = long.Parse(payload.AsSpan(1, bar - 1), NumberStyles.None, CultureInfo.InvariantCulture);
                 ReadOnlySpan<byte> span = payload.AsSpan(bar + 1);
-                string origin = RedisPayload.ReadString(ref span)!;
-                long publishId = RedisPayload.ReadLong(ref span);
-                string skip = RedisPayload.ReadString(ref span)!;
-                string from = RedisPayload.ReadString(ref span)!;
-                long timestamp = RedisPayload.ReadLong(ref span);
-                bool compact = span[0] == 1;
-                ReadOnlySpan<byte> body = span[1..];
-                bool mine = string.Equals(origin, NodeId, StringComparison.Ordinal);
-                lock (state)
+                int count = RedisPayload.ReadInt(ref span);
+                for (int i = 0; i < count; i++, seq++)
                 {
-                    if (seq <= state.LastSeq)
-                    {
-                        Metrics.OutOfOrder();
-                        RedisRelayLog.OutOfOrderDropped(_logger, seq, state.LastSeq);
-                    }
-                    else
-                    {
-                        Volatile.Write(ref state.LastSeq, seq);
-                        Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, mine && skip.Length > 0 ? skip : null);
-                    }
-                }
-
-                if (mine && _pendingEchoes.TryRemove(publishId, out PendingEcho? echoed))
-                {
-                    echoed.TrySetResult();
+                    DeliverFromRedis(groupId, state, seq, RedisPayload.ReadTail(ref span));
                 }
             }
             else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
@@ -338,6 +398,38 @@ internal sealed partial class RedisRelayNode
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             RedisRelayLog.ReceiveFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>One message of a batch: delivered here unless its seq was already seen; completes its sender's echo wait.</summary>
+    private void DeliverFromRedis(string groupId, GroupState state, long seq, ReadOnlySpan<byte> span)
+    {
+        Metrics.Received("message");
+        string origin = RedisPayload.ReadString(ref span)!;
+        long publishId = RedisPayload.ReadLong(ref span);
+        string skip = RedisPayload.ReadString(ref span)!;
+        string from = RedisPayload.ReadString(ref span)!;
+        long timestamp = RedisPayload.ReadLong(ref span);
+        bool compact = span[0] == 1;
+        ReadOnlySpan<byte> body = span[1..];
+        bool mine = string.Equals(origin, NodeId, StringComparison.Ordinal);
+        lock (state)
+        {
+            if (seq <= state.LastSeq)
+            {
+                Metrics.OutOfOrder();
+                RedisRelayLog.OutOfOrderDropped(_logger, seq, state.LastSeq);
+            }
+            else
+            {
+                Volatile.Write(ref state.LastSeq, seq);
+                Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, mine && skip.Length > 0 ? skip : null);
+            }
+        }
+
+        if (mine && _pendingEchoes.TryRemove(publishId, out PendingEcho? echoed))
+        {
+            echoed.TrySetResult();
         }
     }
 
@@ -402,6 +494,35 @@ internal sealed partial class RedisRelayNode
 
         /// <summary>The group's channel name (built on first publish).</summary>
         public string? ChannelName;
+
+        /// <summary>Guards <see cref="Waiting"/> and <see cref="Flushing"/>.</summary>
+        public readonly object PublishGate = new();
+
+        /// <summary>Messages of this node waiting for the next publish script, in call order.</summary>
+        public List<PendingPublish>? Waiting;
+
+        /// <summary>Whether a flush loop is running for this group (at most one).</summary>
+        public bool Flushing;
+    }
+
+    /// <summary>A message waiting to be published; <see cref="Seq"/> completes with its seq.</summary>
+    internal sealed class PendingPublish(byte[] tail, int bodyLength, long publishId, string from, long timestamp, bool compact, string? skip)
+    {
+        public byte[] Tail { get; } = tail;
+
+        public ReadOnlySpan<byte> Body => Tail.AsSpan(Tail.Length - bodyLength);
+
+        public long PublishId { get; } = publishId;
+
+        public string From { get; } = from;
+
+        public long Timestamp { get; } = timestamp;
+
+        public bool Compact { get; } = compact;
+
+        public string? Skip { get; } = skip;
+
+        public TaskCompletionSource<long> Seq { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>A sender waiting for its own message to come back (<see cref="Started"/>: Environment.TickCount64).</summary>

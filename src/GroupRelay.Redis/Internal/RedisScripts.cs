@@ -7,16 +7,18 @@ namespace GroupRelay.Internal;
 internal static class RedisScripts
 {
     /// <summary>
-    /// KEYS[1] seq counter; ARGV[1] channel, ARGV[2] floor (the highest seq the calling node has seen), ARGV[3] payload.
-    /// INCR and PUBLISH in one script: the publication order on the channel is the seq order.
+    /// KEYS[1] seq counter; ARGV[1] channel, ARGV[2] floor (the highest seq the calling node has seen), ARGV[3] how many
+    /// messages, ARGV[4] the batch (see <see cref="RedisPayload.Batch"/>). Takes that many seqs and PUBLISHes the batch
+    /// with its first seq in one atomic step: the publication order on the channel is the seq order. Returns the last seq.
     /// </summary>
-    public const string PublishMessage = """
+    public const string PublishBatch = """
         local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
         local floor = tonumber(ARGV[2])
         if cur < floor then redis.call('SET', KEYS[1], floor) end
-        local seq = redis.call('INCR', KEYS[1])
-        redis.call('PUBLISH', ARGV[1], 'M' .. seq .. '|' .. ARGV[3])
-        return seq
+        local n = tonumber(ARGV[3])
+        local last = redis.call('INCRBY', KEYS[1], n)
+        redis.call('PUBLISH', ARGV[1], 'B' .. (last - n + 1) .. '|' .. ARGV[4])
+        return last
         """;
 
     /// <summary>KEYS[1] seq counter; ARGV[1] floor. Raises the counter to at least the floor.</summary>
