@@ -75,6 +75,13 @@ internal sealed partial class RedisRelayNode
         }
     }
 
+    /// <summary>
+    /// Messages per publish script at most. Every node queues a whole batch to each local member's connection at once,
+    /// so an unbounded batch (a backlog after a stall) would land on every connection in one go and overflow the
+    /// 1,024-frame slow-consumer bound everywhere; 64 keeps a batch far below it and still amortises the round trip.
+    /// </summary>
+    internal const int MaxBatch = 64;
+
     /// <summary>Publishes what waits for a group, batch after batch, until nothing does; never throws.</summary>
     private async Task FlushAsync(string groupId, GroupState state)
     {
@@ -89,8 +96,16 @@ internal sealed partial class RedisRelayNode
                     return;
                 }
 
-                batch = state.Waiting;
-                state.Waiting = null;
+                if (state.Waiting.Count <= MaxBatch)
+                {
+                    batch = state.Waiting;
+                    state.Waiting = null;
+                }
+                else
+                {
+                    batch = state.Waiting.GetRange(0, MaxBatch);
+                    state.Waiting.RemoveRange(0, MaxBatch);
+                }
             }
 
             await PublishBatchAsync(groupId, state, batch).ConfigureAwait(false);
