@@ -92,8 +92,7 @@ internal sealed class RequestDispatcher
         }
         catch (Exception ex)
         {
-            GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
-            SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+            Failed(connection, request, ex);
         }
     }
 
@@ -113,7 +112,7 @@ internal sealed class RequestDispatcher
                 await pending.ConfigureAwait(false);
             }
 
-            SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{user} is not a member of group '{request.Group}'");
+            NotMember(connection, request);
             return;
         }
 
@@ -157,14 +156,23 @@ internal sealed class RequestDispatcher
                 await previous.ConfigureAwait(false);
             }
 
-            GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
-            SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+            Failed(connection, request, ex);
         }
         finally
         {
             Interlocked.Decrement(ref connection.PipelinedSends);
         }
     }
+
+    // An unexpected failure: a log line with the details, and to the client an internal error without them.
+    private void Failed(RelayConnection connection, RelayRequest request, Exception ex)
+    {
+        GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
+        SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+    }
+
+    private void NotMember(RelayConnection connection, RelayRequest request)
+        => SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{connection.UserId} is not a member of group '{request.Group}'");
 
     private void Ack(RelayConnection connection, string? id, long seq)
     {
@@ -192,7 +200,7 @@ internal sealed class RequestDispatcher
                 RouteResult result = await _router.RouteAsync(request.Group!, user, request.Body, request.BodyIsCompact, connection, request.Echo, cancellationToken).ConfigureAwait(false);
                 if (result.NotMember)
                 {
-                    SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{user} is not a member of group '{request.Group}'");
+                    NotMember(connection, request);
                 }
                 else
                 {
@@ -206,7 +214,7 @@ internal sealed class RequestDispatcher
             {
                 if (!await _directory.IsMemberAsync(request.Group!, user, cancellationToken).ConfigureAwait(false))
                 {
-                    SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{user} is not a member of group '{request.Group}'");
+                    NotMember(connection, request);
                     break;
                 }
 
