@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Tasks;
 using GroupRelay.LoadTest.Client;
+using GroupRelay.Testing;
 
 namespace GroupRelay.LoadTest;
 
@@ -153,7 +154,7 @@ internal sealed class Orchestrator
             return;
         }
 
-        string? binary = RedisProcess.FindBinary();
+        string? binary = LocalRedis.FindBinary();
         if (binary is null)
         {
             _skipped.Add(system);
@@ -162,7 +163,7 @@ internal sealed class Orchestrator
         }
 
         Log(system, scenario, "starting redis-server and two nodes (load " + LoadAverage() + ")");
-        int redisPort = RedisProcess.FreePort();
+        int redisPort = LocalRedis.FreePort();
         using ChildProcess redis = ChildProcess.Start(RedisProcess.Command(binary, redisPort), _pin ? 0 : null);
         if (!await RedisProcess.WaitForPingAsync(redisPort, redis, TimeSpan.FromSeconds(10)))
         {

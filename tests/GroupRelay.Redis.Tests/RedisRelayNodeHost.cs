@@ -5,7 +5,7 @@ using System.Text.Encodings.Web;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Internal;
-using GroupRelay.Transports.AspNetCore.Tests;
+using GroupRelay.Testing;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -1,12 +1,9 @@
 using System;
 using System.Diagnostics;
-using System.IO;
-using System.Linq;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+
+using GroupRelay.Testing;
 
 namespace GroupRelay.Redis.Tests;
 
@@ -33,7 +30,9 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Starts a new server; fails (never skips) with how to install it when redis-server is missing.</summary>
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(FindBinary(), FreePort());
+        string binary = LocalRedis.FindBinary() ?? throw new InvalidOperationException(
+            "redis-server is not installed, and the Redis scale-out tests need a real one (they start their own on a free loopback port). " + LocalRedis.InstallHint);
+        var server = new RedisServer(binary, LocalRedis.FreePort());
         await server.StartAgainAsync();
         return server;
     }
@@ -47,7 +46,7 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string argument in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--save", string.Empty, "--appendonly", "no", "--protected-mode", "yes" })
+        foreach (string argument in LocalRedis.Arguments(Port))
         {
             info.ArgumentList.Add(argument);
         }
@@ -60,7 +59,7 @@ public sealed class RedisServer : IAsyncDisposable
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (true)
         {
-            if (await PingAsync())
+            if (await LocalRedis.PingAsync(Port))
             {
                 return;
             }
@@ -95,48 +94,4 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => new(KillAsync());
-
-    private async Task<bool> PingAsync()
-    {
-        try
-        {
-            using var client = new TcpClient();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await client.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
-            NetworkStream stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes("PING\r\n"), timeout.Token);
-            byte[] buffer = new byte[16];
-            int read = await stream.ReadAsync(buffer, timeout.Token);
-            return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
-        }
-        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private static string FindBinary()
-    {
-        foreach (string directory in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator).Append("/usr/bin").Append("/usr/local/bin"))
-        {
-            string candidate = Path.Combine(directory, "redis-server");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException(
-            "redis-server is not installed, and the Redis scale-out tests need a real one (they start their own on a free loopback port). " +
-            "Install it with 'apt-get install -y redis-server' (./test.sh installs it); the system service need not run.");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -7,9 +7,9 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GroupRelay.Transports.AspNetCore.Tests;
+namespace GroupRelay.Testing;
 
-// Shared by every test host built on Kestrel (this project's harness and the Redis tests' nodes, which link this file).
+// Linked into every Kestrel host of the tests and of the load harness.
 /// <summary>Test authentication: the <c>access_token</c> query value (or bearer header) is the user id; <c>!anonymous</c> or none is anonymous.</summary>
 internal sealed class TestAuthHandler : AuthenticationHandler<AuthenticationSchemeOptions>
 {
