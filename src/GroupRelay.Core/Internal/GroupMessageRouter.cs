@@ -63,7 +63,7 @@ internal sealed class GroupMessageRouter
     /// message's place in the group's order before this first awaits, so a caller may start the next one before this
     /// one completes.
     /// </summary>
-    public async ValueTask<long> PublishCheckedAsync(string group, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection sender, bool echo, CancellationToken cancellationToken)
+    public async ValueTask<long> PublishCheckedAsync(string group, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         long seq = await _scaleOut!.PublishMessageAsync(group, from, body, bodyIsCompact, sender, echo, cancellationToken).ConfigureAwait(false);
@@ -89,9 +89,7 @@ internal sealed class GroupMessageRouter
 
         if (_scaleOut is not null)
         {
-            long published = await _scaleOut.PublishMessageAsync(group, from, body, bodyIsCompact, sender, echo, cancellationToken).ConfigureAwait(false);
-            _metrics.MessageRouted(0, started);
-            return new RouteResult(false, published, 0);
+            return new RouteResult(false, await PublishCheckedAsync(group, from, body, bodyIsCompact, sender, echo, cancellationToken).ConfigureAwait(false), 0);
         }
 
         IReadOnlyList<string> members = await _directory.GetMembersAsync(group, cancellationToken).ConfigureAwait(false);
