@@ -434,7 +434,7 @@ internal sealed class ClientRunner
     {
         Console.Out.WriteLine("STATS?");
         Console.Out.Flush();
-        string? line = await Console.In.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        string? line = await StandardInput.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
         if (line is null || !line.StartsWith("STATS ", StringComparison.Ordinal))
         {
             throw new InvalidOperationException("the orchestrator did not answer STATS? (got: " + (line ?? "end of input") + ")");

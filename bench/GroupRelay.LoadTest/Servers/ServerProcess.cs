@@ -27,7 +27,7 @@ internal static class ServerProcess
         {
             while (!lifetime.IsCancellationRequested)
             {
-                string? line = await Console.In.ReadLineAsync(lifetime.Token);
+                string? line = await StandardInput.ReadLineAsync(lifetime.Token);
                 if (line is null || line == "quit")
                 {
                     break;
