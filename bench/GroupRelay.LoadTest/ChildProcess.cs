@@ -10,6 +10,13 @@ namespace GroupRelay.LoadTest;
 /// <summary>A server or client process with line-based stdin/stdout, its stderr kept for error messages.</summary>
 internal sealed class ChildProcess : IDisposable
 {
+    /// <summary>
+    /// Set to a log level (<c>Warning</c>, <c>Information</c>, ...) to have the GroupRelay servers log at that level; the
+    /// orchestrator then prints every child's stderr line as it comes, prefixed with the child's pid.
+    /// </summary>
+    public const string LogVariable = "GROUPRELAY_BENCH_LOG";
+
+    private static readonly bool PassOnStderr = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(LogVariable));
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly Queue<string> _stderr = new();
@@ -72,6 +79,11 @@ internal sealed class ChildProcess : IDisposable
             if (e.Data is null)
             {
                 return;
+            }
+
+            if (PassOnStderr)
+            {
+                Console.Error.WriteLine($"[pid {process.Id}] {e.Data}");
             }
 
             lock (child._stderr)

@@ -7,9 +7,9 @@ using System.Threading.Tasks;
 namespace GroupRelay.LoadTest;
 
 /// <summary>
-/// HOOK for GroupRelay on Fleck. The Fleck transport (src/GroupRelay.Transports.Fleck) is built on its own branch and
-/// Fleck 1.2.0 is not on every NuGet feed, so its server is a separate project, bench/GroupRelay.LoadTest.FleckServer,
-/// kept out of GroupRelay.sln and built here on demand. It speaks the same server-process contract
+/// GroupRelay on Fleck. Fleck 1.2.0 is not on every NuGet feed (GroupRelay.NoFleck.slnf exists for that reason), so
+/// its server is a separate project, bench/GroupRelay.LoadTest.FleckServer, kept out of GroupRelay.sln and built here
+/// on demand. It speaks the same server-process contract
 /// (<see cref="Servers.ServerProcess"/>). When the transport is missing or the project does not build, the system is
 /// skipped with one line, and the run goes on.
 /// </summary>
@@ -35,7 +35,7 @@ internal sealed class FleckServerHook
         string project = Path.Combine(_root, "bench", "GroupRelay.LoadTest.FleckServer", "GroupRelay.LoadTest.FleckServer.csproj");
         if (!File.Exists(transport))
         {
-            SkipReason = "src/GroupRelay.Transports.Fleck is not in this tree (it lives on its own branch until merged)";
+            SkipReason = "src/GroupRelay.Transports.Fleck is not in this tree";
             return null;
         }
 

@@ -13,13 +13,25 @@ using Microsoft.Extensions.Logging;
 
 namespace GroupRelay.LoadTest.Servers;
 
-/// <summary>The Kestrel set-up the three Kestrel-based systems share: 127.0.0.1, a free port, no logging, benchmark auth.</summary>
+/// <summary>
+/// The Kestrel set-up the three Kestrel-based systems share: 127.0.0.1, a free port, benchmark auth, and no logging
+/// unless <c>GROUPRELAY_BENCH_LOG</c> names a level (for example <c>Warning</c>): then the server logs at that level to
+/// stderr, which the orchestrator passes on with the process id (see <see cref="ChildProcess"/>).
+/// </summary>
 internal static class KestrelHost
 {
     public static WebApplicationBuilder CreateBuilder()
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Enum.TryParse(Environment.GetEnvironmentVariable(ChildProcess.LogVariable), ignoreCase: true, out LogLevel level))
+        {
+            // stdout carries the server-process contract (LISTENING, STATS), so the log goes to stderr only.
+            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            builder.Logging.SetMinimumLevel(level);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddAuthentication(TestAuthHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, null);

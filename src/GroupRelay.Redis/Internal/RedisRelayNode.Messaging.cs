@@ -12,31 +12,38 @@ namespace GroupRelay.Internal;
 internal sealed partial class RedisRelayNode
 {
     private readonly ConcurrentDictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<long, PendingEcho> _pendingEchoes = new();
+    private readonly ConcurrentDictionary<long, PendingPublish> _pendingEchoes = new();
     private Timer? _echoSweeper;
     private ChannelMessageQueue? _events;
     private long _nextPublishId;
 
-    public async ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo)
+    public ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo)
     {
         GroupState state = _groups.GetOrAdd(groupId, static _ => new GroupState());
         long timestamp = Local.GetTimestamp();
         string? skip = echo ? null : sender?.ConnectionId;
         long publishId = Interlocked.Increment(ref _nextPublishId);
-        PendingEcho? echoed = null;
-        if (sender is not null && echo && state.Subscription is not null && !_stopping.IsCancellationRequested)
+
+        // The echo must reach the sender before its ack: then the message is done only once this node has delivered
+        // it as well. The wait is bounded by the sweeper (EchoTimeout), not by a timer per message.
+        bool waitForEcho = sender is not null && echo && state.Subscription is not null && !_stopping.IsCancellationRequested;
+
+        // The body is read here, and never again: the relay pipelines sends (see IRelayBackplane), so the caller's
+        // buffer holds the next frame once this returns.
+        var pending = new PendingPublish(
+            RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span),
+            body.Length,
+            publishId,
+            from,
+            timestamp,
+            bodyIsCompact,
+            skip,
+            waitForEcho ? Environment.TickCount64 : null);
+        if (waitForEcho)
         {
-            // The echo must reach the sender before its ack: wait until this node has delivered the message. The wait
-            // is bounded by the sweeper (EchoTimeout), not by a timer per message.
-            echoed = new PendingEcho(Environment.TickCount64);
-            _pendingEchoes[publishId] = echoed;
+            _pendingEchoes[publishId] = pending;
             EnsureEchoSweeper();
         }
-
-        // The body is read here, before the first await, and never again: the relay pipelines sends (see
-        // IRelayBackplane), so the caller's buffer holds the next frame once this awaits.
-        var pending = new PendingPublish(
-            RedisPayload.MessageTail(NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span), body.Length, publishId, from, timestamp, bodyIsCompact, skip);
 
         // The message takes its place in the group's order here, under the gate, in call order. One publish script per
         // group is in flight at a time; what queues up meanwhile goes out together in the next one, so under load the
@@ -54,25 +61,9 @@ internal sealed partial class RedisRelayNode
             _ = FlushAsync(groupId, state);
         }
 
-        try
-        {
-            long seq = await pending.Seq.Task.ConfigureAwait(false);
-            if (echoed is not null)
-            {
-                // Completed by this node's delivery (or at once when the message was published locally), or by the
-                // sweeper when Redis went away between PUBLISH and delivery (the ack still tells the seq).
-                await echoed.Task.ConfigureAwait(false);
-            }
-
-            return seq;
-        }
-        finally
-        {
-            if (echoed is not null)
-            {
-                _pendingEchoes.TryRemove(publishId, out _);
-            }
-        }
+        // One task for both waits (the seq from the script's reply, the echo from this node's delivery): the sender
+        // resumes once per message, not once per wait.
+        return new ValueTask<long>(pending.Done.Task);
     }
 
     /// <summary>
@@ -137,7 +128,7 @@ internal sealed partial class RedisRelayNode
                     long first = last - batch.Count + 1;
                     for (int i = 0; i < batch.Count; i++)
                     {
-                        batch[i].Seq.TrySetResult(first + i);
+                        batch[i].SeqKnown(first + i);
                     }
 
                     return;
@@ -156,19 +147,20 @@ internal sealed partial class RedisRelayNode
             foreach (PendingPublish message in batch)
             {
                 long seq = PublishLocally(groupId, state, message.From, message.Timestamp, message.Body, message.Compact, message.Skip);
-                if (_pendingEchoes.TryRemove(message.PublishId, out PendingEcho? echoed))
+                if (_pendingEchoes.TryRemove(message.PublishId, out PendingPublish? echoed))
                 {
-                    echoed.TrySetResult();
+                    echoed.EchoDone();
                 }
 
-                message.Seq.TrySetResult(seq);
+                message.SeqKnown(seq);
             }
         }
         catch (Exception ex)
         {
             foreach (PendingPublish message in batch)
             {
-                message.Seq.TrySetException(ex);
+                _pendingEchoes.TryRemove(message.PublishId, out _);
+                message.Done.TrySetException(ex);
             }
         }
     }
@@ -198,9 +190,9 @@ internal sealed partial class RedisRelayNode
         long cutoff = Environment.TickCount64 - (long)_options.EchoTimeout.TotalMilliseconds;
         foreach (var entry in _pendingEchoes)
         {
-            if (entry.Value.Started <= cutoff && _pendingEchoes.TryRemove(entry.Key, out PendingEcho? stale))
+            if (entry.Value.EchoWaitStarted <= cutoff && _pendingEchoes.TryRemove(entry.Key, out PendingPublish? stale))
             {
-                stale.TrySetResult();
+                stale.EchoDone();
             }
         }
     }
@@ -209,9 +201,9 @@ internal sealed partial class RedisRelayNode
     {
         foreach (var entry in _pendingEchoes)
         {
-            if (_pendingEchoes.TryRemove(entry.Key, out PendingEcho? pending))
+            if (_pendingEchoes.TryRemove(entry.Key, out PendingPublish? pending))
             {
-                pending.TrySetResult();
+                pending.EchoDone();
             }
         }
     }
@@ -442,9 +434,9 @@ internal sealed partial class RedisRelayNode
             }
         }
 
-        if (mine && _pendingEchoes.TryRemove(publishId, out PendingEcho? echoed))
+        if (mine && _pendingEchoes.TryRemove(publishId, out PendingPublish? echoed))
         {
-            echoed.TrySetResult();
+            echoed.EchoDone();
         }
     }
 
@@ -520,9 +512,19 @@ internal sealed partial class RedisRelayNode
         public bool Flushing;
     }
 
-    /// <summary>A message waiting to be published; <see cref="Seq"/> completes with its seq.</summary>
-    internal sealed class PendingPublish(byte[] tail, int bodyLength, long publishId, string from, long timestamp, bool compact, string? skip)
+    /// <summary>
+    /// A message waiting to be published. <see cref="Done"/> completes with its seq once the seq is known and, when the
+    /// sender waits for its echo, the echo was delivered (or given up on): whichever comes last completes it.
+    /// </summary>
+    internal sealed class PendingPublish(byte[] tail, int bodyLength, long publishId, string from, long timestamp, bool compact, string? skip, long? echoWaitStarted)
     {
+        private long _seq;
+
+        // What is still awaited: the seq, and the echo if there is one. Each is released exactly once (the seq by the
+        // one batch that publishes the message, the echo by whoever removes it from the pending echoes), and the
+        // interlocked decrement orders the seq's write before the read of whichever release comes last.
+        private int _waits = echoWaitStarted is null ? 1 : 2;
+
         public byte[] Tail { get; } = tail;
 
         public ReadOnlySpan<byte> Body => Tail.AsSpan(Tail.Length - bodyLength);
@@ -537,12 +539,25 @@ internal sealed partial class RedisRelayNode
 
         public string? Skip { get; } = skip;
 
-        public TaskCompletionSource<long> Seq { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+        /// <summary>When the sender started to wait for its echo (Environment.TickCount64); only read for messages that wait.</summary>
+        public long EchoWaitStarted { get; } = echoWaitStarted ?? 0;
 
-    /// <summary>A sender waiting for its own message to come back (<see cref="Started"/>: Environment.TickCount64).</summary>
-    private sealed class PendingEcho(long started) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        public long Started { get; } = started;
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void SeqKnown(long seq)
+        {
+            Volatile.Write(ref _seq, seq);
+            Release();
+        }
+
+        public void EchoDone() => Release();
+
+        private void Release()
+        {
+            if (Interlocked.Decrement(ref _waits) == 0)
+            {
+                Done.TrySetResult(Volatile.Read(ref _seq));
+            }
+        }
     }
 }

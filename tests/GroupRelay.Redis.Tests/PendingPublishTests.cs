@@ -1,0 +1,92 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using FluentAssertions;
+using GroupRelay.Internal;
+using Xunit;
+
+namespace GroupRelay.Redis.Tests;
+
+/// <summary>
+/// A pipelined send completes once, with its seq, when both of its waits are over: the seq from the publish script's
+/// reply and, for a sender that gets its echo, this node's delivery of the message. Either may come first.
+/// </summary>
+public sealed class PendingPublishTests
+{
+    private static RedisRelayNode.PendingPublish Pending(bool waitForEcho)
+        => new(new byte[] { 1, 2, 3 }, 1, publishId: 7, "alice", timestamp: 1, compact: true, skip: null, waitForEcho ? Environment.TickCount64 : null);
+
+    [Fact]
+    public async Task WithoutEcho_TheSeqCompletesIt()
+    {
+        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: false);
+
+        pending.SeqKnown(42);
+
+        pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
+        (await pending.Done.Task).Should().Be(42);
+    }
+
+    [Fact]
+    public async Task WithEcho_TheSeqAloneDoesNotCompleteIt_TheEchoThenDoes()
+    {
+        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+
+        pending.SeqKnown(42);
+        pending.Done.Task.IsCompleted.Should().BeFalse("the ack must not overtake the sender's echo");
+
+        pending.EchoDone();
+        pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
+        (await pending.Done.Task).Should().Be(42);
+    }
+
+    [Fact]
+    public async Task WithEcho_AnEchoBeforeTheSeq_CompletesItWithTheSeqThatComesLater()
+    {
+        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+
+        pending.EchoDone();
+        pending.Done.Task.IsCompleted.Should().BeFalse("the seq is not known yet");
+
+        pending.SeqKnown(43);
+        pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
+        (await pending.Done.Task).Should().Be(43);
+    }
+
+    [Fact]
+    public async Task SeqAndEchoOnDifferentThreadsAtOnce_AlwaysCompleteWithTheSeq()
+    {
+        for (int i = 1; i <= 2_000; i++)
+        {
+            RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+            using var start = new Barrier(2);
+            long seq = i;
+            Task echo = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                pending.EchoDone();
+            });
+            Task reply = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                pending.SeqKnown(seq);
+            });
+            await Task.WhenAll(echo, reply);
+
+            (await pending.Done.Task).Should().Be(seq);
+        }
+    }
+
+    [Fact]
+    public async Task AFailure_FaultsIt_AndALateEchoChangesNothing()
+    {
+        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+
+        pending.Done.TrySetException(new InvalidOperationException("script failed"));
+        pending.EchoDone();
+        pending.EchoDone();
+
+        Func<Task> awaiting = () => pending.Done.Task;
+        await awaiting.Should().ThrowAsync<InvalidOperationException>().WithMessage("script failed");
+    }
+}
