@@ -61,6 +61,14 @@ internal sealed class ChildProcess : IDisposable
         info.Environment.Remove("HTTPS_PROXY");
         info.Environment.Remove("ALL_PROXY");
         info.Environment["DOTNET_gcServer"] = "0";
+
+        // Pinned to one core, a process sees one processor, and the runtime then multiplies its tiering delay by 10: call
+        // counting, the step that promotes hot methods to optimised (tier-1) code, waits until no new method was
+        // compiled for a whole second. A server that keeps meeting new code paths now and then never gets there: in a
+        // 22 s run of the Redis pair, node A had not promoted a single method to tier 1 (DOTNET_JitDisasmSummary), and
+        // the lite-client SignalR ran at half speed too. A real server has more than one core, so every process gets
+        // the multi-core delay back.
+        info.Environment["DOTNET_TC_DelaySingleProcMultiplier"] = "1";
         var process = new Process { StartInfo = info };
         var child = new ChildProcess(process);
         process.OutputDataReceived += (_, e) =>
