@@ -8,11 +8,11 @@ internal static class BenchRelayOptions
     /// sender long before the server saturates, and SignalR has no equivalent of join/leave events, so both are off.
     /// The queue's frame bound is raised from 1,024 to 8,192 (the byte bound stays at its default, 1 MiB): the latency
     /// runs send every message of the group to every member, up to ~17,000 frames/s per connection, where 1,024 frames
-    /// are 60 ms of that connection's traffic. Measured with the default, the peak queue of a healthy, reading
-    /// connection was 692-850 frames on one node and 1,227 (2,803 in the first second) on the far node of the Redis
-    /// pair, so a scheduling hiccup of the shared server core closed whole groups with 4001 and the run measured the
-    /// slow-consumer policy instead of latency. SignalR and the raw servers have no bound at all. Everything else (frame
-    /// size, coalescing, keep-alive) is the default.
+    /// are 60 ms of that connection's traffic. Measured with the default at that rate, the peak queue of a healthy,
+    /// reading connection was 442-850 frames on one node, and 946-1,227 on the far node of the Redis pair (2,403-2,803 in
+    /// its first second), so a scheduling hiccup of the shared server core closed whole groups with 4001 and the run
+    /// measured the slow-consumer policy instead of latency. SignalR and the raw servers have no bound at all.
+    /// Everything else (frame size, coalescing, keep-alive) is the default.
     /// </summary>
     public static void Configure(GroupRelayOptions options)
     {
