@@ -23,16 +23,21 @@ internal static class RedisPayload
     /// <summary>The part of a message payload after <c>M{seq}|</c>, which the publish script writes.</summary>
     public static byte[] MessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body)
     {
-        var writer = new ArrayBufferWriter<byte>(64 + body.Length);
-        WriteString(writer, originNode);
-        WriteLong(writer, publishId);
-        WriteString(writer, skipConnectionId ?? string.Empty);
-        WriteString(writer, from);
-        WriteLong(writer, timestamp);
-        writer.GetSpan(1)[0] = compact ? (byte)1 : (byte)0;
-        writer.Advance(1);
-        writer.Write(body);
-        return writer.WrittenSpan.ToArray();
+        // Sized exactly and written in place: one allocation per message, where a growing writer took three.
+        skipConnectionId ??= string.Empty;
+        int originBytes = Encoding.UTF8.GetByteCount(originNode);
+        int skipBytes = Encoding.UTF8.GetByteCount(skipConnectionId);
+        int fromBytes = Encoding.UTF8.GetByteCount(from);
+        byte[] tail = new byte[4 + originBytes + 8 + 4 + skipBytes + 4 + fromBytes + 8 + 1 + body.Length];
+        Span<byte> span = tail;
+        WriteString(ref span, originNode, originBytes);
+        WriteLong(ref span, publishId);
+        WriteString(ref span, skipConnectionId, skipBytes);
+        WriteString(ref span, from, fromBytes);
+        WriteLong(ref span, timestamp);
+        span[0] = compact ? (byte)1 : (byte)0;
+        body.CopyTo(span[1..]);
+        return tail;
     }
 
     /// <summary>
@@ -125,15 +130,22 @@ internal static class RedisPayload
         writer.Advance(count);
     }
 
+    private static void WriteString(ref Span<byte> span, string value, int byteCount)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(span, byteCount);
+        Encoding.UTF8.GetBytes(value, span.Slice(4, byteCount));
+        span = span[(4 + byteCount)..];
+    }
+
+    private static void WriteLong(ref Span<byte> span, long value)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(span, value);
+        span = span[8..];
+    }
+
     private static void WriteInt(ArrayBufferWriter<byte> writer, int value)
     {
         BinaryPrimitives.WriteInt32LittleEndian(writer.GetSpan(4), value);
         writer.Advance(4);
-    }
-
-    private static void WriteLong(ArrayBufferWriter<byte> writer, long value)
-    {
-        BinaryPrimitives.WriteInt64LittleEndian(writer.GetSpan(8), value);
-        writer.Advance(8);
     }
 }

@@ -1,0 +1,43 @@
+using System;
+using System.Text;
+using FluentAssertions;
+using GroupRelay.Internal;
+using Xunit;
+
+namespace GroupRelay.Redis.Tests;
+
+/// <summary>The message payload on a group channel reads back field for field, whatever the ids contain.</summary>
+public sealed class RedisPayloadTests
+{
+    [Theory]
+    [InlineData("node-1", "c-1", "alice", "{\"text\":\"hi\"}", true)]
+    [InlineData("node-ü", null, "bob:*\n élan", "{ \"a\" : 1 }", false)]
+    [InlineData("n", "", "", "", true)]
+    public void MessageTail_ReadsBackEveryField(string origin, string? skip, string from, string body, bool compact)
+    {
+        byte[] tail = RedisPayload.MessageTail(origin, 42, skip, from, 1_764_098_000_123, compact, Encoding.UTF8.GetBytes(body));
+
+        ReadOnlySpan<byte> span = tail;
+        RedisPayload.ReadString(ref span).Should().Be(origin);
+        RedisPayload.ReadLong(ref span).Should().Be(42);
+        RedisPayload.ReadString(ref span).Should().Be(skip ?? string.Empty);
+        RedisPayload.ReadString(ref span).Should().Be(from);
+        RedisPayload.ReadLong(ref span).Should().Be(1_764_098_000_123);
+        span[0].Should().Be(compact ? (byte)1 : (byte)0);
+        Encoding.UTF8.GetString(span[1..]).Should().Be(body, "the body is the rest, byte for byte");
+    }
+
+    [Fact]
+    public void Batch_HoldsItsTailsInOrder()
+    {
+        byte[] first = RedisPayload.MessageTail("n", 1, null, "alice", 1, true, "1"u8);
+        byte[] second = RedisPayload.MessageTail("n", 2, "c-9", "bob", 2, true, "[2]"u8);
+
+        ReadOnlySpan<byte> span = RedisPayload.Batch(new[] { first, second });
+
+        RedisPayload.ReadInt(ref span).Should().Be(2);
+        RedisPayload.ReadTail(ref span).ToArray().Should().Equal(first);
+        RedisPayload.ReadTail(ref span).ToArray().Should().Equal(second);
+        span.IsEmpty.Should().BeTrue();
+    }
+}
