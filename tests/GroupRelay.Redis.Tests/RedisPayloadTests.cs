@@ -25,6 +25,11 @@ public sealed class RedisPayloadTests
         RedisPayload.ReadLong(ref span).Should().Be(1_764_098_000_123);
         span[0].Should().Be(compact ? (byte)1 : (byte)0);
         Encoding.UTF8.GetString(span[1..]).Should().Be(body, "the body is the rest, byte for byte");
+
+        ReadOnlySpan<byte> raw = tail;
+        RedisPayload.ReadBytes(ref raw).ToArray().Should().Equal(Encoding.UTF8.GetBytes(origin), "a node compares origins as bytes");
+        RedisPayload.ReadLong(ref raw).Should().Be(42);
+        Encoding.UTF8.GetString(RedisPayload.ReadBytes(ref raw)).Should().Be(skip ?? string.Empty);
     }
 
     [Fact]

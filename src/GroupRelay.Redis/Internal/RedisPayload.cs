@@ -115,6 +115,15 @@ internal static class RedisPayload
         return value;
     }
 
+    /// <summary>A length-prefixed field as its UTF-8 bytes, without decoding it (a null field reads as empty).</summary>
+    public static ReadOnlySpan<byte> ReadBytes(ref ReadOnlySpan<byte> span)
+    {
+        int length = Math.Max(0, BinaryPrimitives.ReadInt32LittleEndian(span));
+        ReadOnlySpan<byte> value = span.Slice(4, length);
+        span = span[(4 + length)..];
+        return value;
+    }
+
     public static long ReadLong(ref ReadOnlySpan<byte> span)
     {
         long value = BinaryPrimitives.ReadInt64LittleEndian(span);

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using StackExchange.Redis;
@@ -412,14 +413,17 @@ internal sealed partial class RedisRelayNode
     private void DeliverFromRedis(string groupId, GroupState state, long seq, ReadOnlySpan<byte> span)
     {
         Metrics.Received("message");
-        string origin = RedisPayload.ReadString(ref span)!;
+        ReadOnlySpan<byte> origin = RedisPayload.ReadBytes(ref span);
         long publishId = RedisPayload.ReadLong(ref span);
-        string skip = RedisPayload.ReadString(ref span)!;
+        ReadOnlySpan<byte> skipBytes = RedisPayload.ReadBytes(ref span);
         string from = RedisPayload.ReadString(ref span)!;
         long timestamp = RedisPayload.ReadLong(ref span);
         bool compact = span[0] == 1;
         ReadOnlySpan<byte> body = span[1..];
-        bool mine = string.Equals(origin, NodeId, StringComparison.Ordinal);
+        bool mine = origin.SequenceEqual(_nodeIdUtf8);
+
+        // Only the sender's node leaves a connection out (echo: false), so only it decodes the connection id.
+        string? skip = mine && !skipBytes.IsEmpty ? Encoding.UTF8.GetString(skipBytes) : null;
         lock (state)
         {
             if (seq <= state.LastSeq)
@@ -430,7 +434,7 @@ internal sealed partial class RedisRelayNode
             else
             {
                 Volatile.Write(ref state.LastSeq, seq);
-                Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, mine && skip.Length > 0 ? skip : null);
+                Local.DeliverMessage(GetLocalMembers(groupId), groupId, from, seq, timestamp, body, compact, skip);
             }
         }
 

@@ -52,6 +52,7 @@ internal sealed partial class RedisRelayNode : IDisposable
         _services = services;
         _logger = services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay.Redis") ?? NullLogger.Instance;
         NodeId = Guid.NewGuid().ToString("N");
+        _nodeIdUtf8 = System.Text.Encoding.UTF8.GetBytes(NodeId);
         Keys = new RedisKeys(_options.Prefix, NodeId);
         Metrics = new RedisRelayMetrics(services.GetService<IMeterFactory>(), () => IsConnected);
         for (int i = 0; i < _stripes.Length; i++)
@@ -62,6 +63,9 @@ internal sealed partial class RedisRelayNode : IDisposable
 
     /// <summary>A new random id at every start: a restarted node never takes over the entries of its former self.</summary>
     public string NodeId { get; }
+
+    // NodeId as the payloads carry it: a node recognises its own messages without decoding a string per message.
+    private readonly byte[] _nodeIdUtf8;
 
     public RedisKeys Keys { get; }
 
