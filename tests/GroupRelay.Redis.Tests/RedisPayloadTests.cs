@@ -41,8 +41,8 @@ public sealed class RedisPayloadTests
         ReadOnlySpan<byte> span = RedisPayload.Batch(new[] { first, second });
 
         RedisPayload.ReadInt(ref span).Should().Be(2);
-        RedisPayload.ReadTail(ref span).ToArray().Should().Equal(first);
-        RedisPayload.ReadTail(ref span).ToArray().Should().Equal(second);
+        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(first);
+        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(second);
         span.IsEmpty.Should().BeTrue();
     }
 }

@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using GroupRelay.LoadTest.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -68,55 +69,20 @@ internal static class RawServer
         }
     }
 
-    private static async Task ReceiveLoopAsync(WebSocket socket, Peer[]? none, Lists lists, string target)
-    {
-        while (true)
-        {
-            // Idle sockets hold no buffer, as in GroupRelay's transport.
-            ValueWebSocketReceiveResult peek = await socket.ReceiveAsync(Memory<byte>.Empty, default);
-            if (peek.MessageType == WebSocketMessageType.Close)
+    // The bench clients' receive loop (idle sockets hold no buffer, as in GroupRelay's transport); one copy per frame,
+    // the same bytes to every socket of the list.
+    private static Task ReceiveLoopAsync(WebSocket socket, Peer[]? none, Lists lists, string target)
+        => WebSocketMessageLoop.RunAsync(
+            socket,
+            message =>
             {
-                return;
-            }
-
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
-            try
-            {
-                int length = 0;
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    if (length == buffer.Length)
-                    {
-                        byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                        buffer.AsSpan(0, length).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length), default);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return;
-                }
-
-                // One copy per frame, the same bytes to every socket of the list.
-                byte[] frame = buffer.AsSpan(0, length).ToArray();
+                byte[] frame = message.ToArray();
                 foreach (Peer peer in none ?? lists.Get(target))
                 {
                     peer.Queue.Writer.TryWrite(frame);
                 }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-    }
+            },
+            static () => { });
 
     private sealed class Peer
     {

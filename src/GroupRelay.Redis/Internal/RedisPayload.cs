@@ -65,15 +65,6 @@ internal static class RedisPayload
         return batch;
     }
 
-    /// <summary>Reads the next message tail of a batch (after the count).</summary>
-    public static ReadOnlySpan<byte> ReadTail(ref ReadOnlySpan<byte> span)
-    {
-        int length = BinaryPrimitives.ReadInt32LittleEndian(span);
-        ReadOnlySpan<byte> tail = span.Slice(4, length);
-        span = span[(4 + length)..];
-        return tail;
-    }
-
     public static int ReadInt(ref ReadOnlySpan<byte> span)
     {
         int value = BinaryPrimitives.ReadInt32LittleEndian(span);
@@ -115,7 +106,10 @@ internal static class RedisPayload
         return value;
     }
 
-    /// <summary>A length-prefixed field as its UTF-8 bytes, without decoding it (a null field reads as empty).</summary>
+    /// <summary>
+    /// The next length-prefixed field, without copying it: a string's UTF-8 bytes (a null string reads as empty), or the
+    /// next message tail of a batch (after its count).
+    /// </summary>
     public static ReadOnlySpan<byte> ReadBytes(ref ReadOnlySpan<byte> span)
     {
         int length = Math.Max(0, BinaryPrimitives.ReadInt32LittleEndian(span));

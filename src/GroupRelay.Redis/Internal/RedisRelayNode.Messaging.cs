@@ -392,7 +392,7 @@ internal sealed partial class RedisRelayNode
                 int count = RedisPayload.ReadInt(ref span);
                 for (int i = 0; i < count; i++, seq++)
                 {
-                    DeliverFromRedis(groupId, state, seq, RedisPayload.ReadTail(ref span));
+                    DeliverFromRedis(groupId, state, seq, RedisPayload.ReadBytes(ref span));
                 }
             }
             else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
