@@ -1,11 +1,13 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Text.Json;
 using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Specification.Tests;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 using Xunit;
 
 namespace GroupRelay.Redis.Tests;
@@ -37,10 +39,10 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         await _redis.DisposeAsync();
     }
 
-    private async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null)
+    private async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null, Action<RedisRelayOptions>? configureRedis = null)
     {
-        await _a.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }));
-        await _b.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }));
+        await _a.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }), configureRedis);
+        await _b.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }), configureRedis);
     }
 
     private void Group(string group, params string[] users)
@@ -302,6 +304,54 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         carolSeqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("seq keeps increasing on a connection through the outage");
         alice.Closed.IsCompleted.Should().BeFalse();
         carol.Closed.IsCompleted.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task LostEcho_TheSenderStillGetsItsAck_AfterEchoTimeout_AndBothNodesResubscribe()
+    {
+        TimeSpan echoTimeout = TimeSpan.FromSeconds(1);
+        Group("g", "alice", "bob");
+        await StartNodesAsync(configureRedis: o => o.EchoTimeout = echoTimeout);
+        RelayTestClient alice = await ConnectAsync(_a, "alice");
+        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        JsonElement first = await alice.RequestAsync(Send("g", "first"));
+        first.GetProperty("type").GetString().Should().Be("ack");
+        await alice.ExpectAsync("message", f => f.GetProperty("body").GetString() == "first");
+        await bob.ExpectAsync("message", f => f.GetProperty("body").GetString() == "first");
+
+        // Redis drops a subscriber whose output buffer passes the pub/sub hard limit, and the message with it. With a
+        // limit of 1 byte, a message larger than a client's static reply buffer (16 KiB) costs every subscribed node its
+        // subscription connection: the publish succeeds, and the echo never comes back to the sender's node.
+        using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _redis.Endpoint }, AllowAdmin = true });
+        IServer server = admin.GetServer(admin.GetEndPoints()[0]);
+        await server.ConfigSetAsync("client-output-buffer-limit", "pubsub 1 1 0");
+        string big = new('x', 40_000);
+        var waited = Stopwatch.StartNew();
+        JsonElement lost = await alice.RequestAsync(Send("g", big));
+        waited.Stop();
+        await server.ConfigSetAsync("client-output-buffer-limit", "pubsub 32mb 8mb 60");
+
+        lost.GetProperty("type").GetString().Should().Be("ack", "a lost echo must not cost the sender its answer");
+        lost.GetProperty("seq").GetInt64().Should().Be(first.GetProperty("seq").GetInt64() + 1, "the ack still tells the seq Redis assigned");
+        waited.Elapsed.Should().BeGreaterThan(echoTimeout * 0.9, "the ack waited for the echo until EchoTimeout released it");
+        (await alice.NextWithinAsync(Short, "message")).Should().BeNull("the message died with the subscription connection");
+
+        // Both nodes subscribe again by themselves: cross-node delivery and echo-before-ack resume.
+        DateTime resubscribing = DateTime.UtcNow;
+        bool resumed = false;
+        for (int i = 0; !resumed && DateTime.UtcNow - resubscribing < TimeSpan.FromSeconds(15); i++)
+        {
+            await alice.SendAsync(Send("g", "after-" + i, id: "after-" + i));
+            JsonElement echo = await alice.ExpectAsync("message", timeout: TimeSpan.FromSeconds(5));
+            JsonElement ack = await alice.ExpectAsync("ack", a => a.GetProperty("id").GetString() == "after-" + i);
+            echo.GetProperty("body").GetString().Should().Be("after-" + i, "on the sending connection the echo comes before the ack");
+            echo.GetProperty("seq").GetInt64().Should().Be(ack.GetProperty("seq").GetInt64());
+            resumed = await bob.NextWithinAsync(TimeSpan.FromMilliseconds(250), "message") is not null;
+        }
+
+        resumed.Should().BeTrue("node B subscribes again and receives alice's messages");
+        alice.Closed.IsCompleted.Should().BeFalse();
+        bob.Closed.IsCompleted.Should().BeFalse();
     }
 
     [Fact]
