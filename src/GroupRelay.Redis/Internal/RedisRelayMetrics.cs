@@ -41,7 +41,7 @@ internal sealed class RedisRelayMetrics : IDisposable
 
     public void Published(string kind, int count = 1) => _published.Add(count, new KeyValuePair<string, object?>("kind", kind));
 
-    public void Received(string kind) => _received.Add(1, new KeyValuePair<string, object?>("kind", kind));
+    public void Received(string kind, int count = 1) => _received.Add(count, new KeyValuePair<string, object?>("kind", kind));
 
     public void Fallback(string operation) => _fallbacks.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

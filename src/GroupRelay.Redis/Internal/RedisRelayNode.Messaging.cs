@@ -390,6 +390,7 @@ internal sealed partial class RedisRelayNode
                 long seq = long.Parse(payload.AsSpan(1, bar - 1), NumberStyles.None, CultureInfo.InvariantCulture);
                 ReadOnlySpan<byte> span = payload.AsSpan(bar + 1);
                 int count = RedisPayload.ReadInt(ref span);
+                Metrics.Received("message", count);
                 for (int i = 0; i < count; i++, seq++)
                 {
                     DeliverFromRedis(groupId, state, seq, RedisPayload.ReadBytes(ref span));
@@ -412,7 +413,6 @@ internal sealed partial class RedisRelayNode
     /// <summary>One message of a batch: delivered here unless its seq was already seen; completes its sender's echo wait.</summary>
     private void DeliverFromRedis(string groupId, GroupState state, long seq, ReadOnlySpan<byte> span)
     {
-        Metrics.Received("message");
         ReadOnlySpan<byte> origin = RedisPayload.ReadBytes(ref span);
         long publishId = RedisPayload.ReadLong(ref span);
         ReadOnlySpan<byte> skipBytes = RedisPayload.ReadBytes(ref span);
