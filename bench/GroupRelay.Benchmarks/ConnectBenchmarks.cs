@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
 using GroupRelay.Benchmarks.Infrastructure;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Benchmarks;
 

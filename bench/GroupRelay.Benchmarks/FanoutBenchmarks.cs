@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
 using GroupRelay.Benchmarks.Infrastructure;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Benchmarks;
 

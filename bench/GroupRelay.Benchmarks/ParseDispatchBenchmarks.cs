@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
 using GroupRelay.Benchmarks.Infrastructure;
 using GroupRelay.Internal;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Benchmarks;
 
@@ -23,7 +24,7 @@ public class ParseDispatchBenchmarks
         string[] groups = { "solo" };
         _fixture = new RelayFixture(_ => groups);
         _session = _fixture.ConnectAsync("alice").GetAwaiter().GetResult();
-        _parser = new RequestParser(_fixture.Runtime.Options);
+        _parser = new RequestParser(_fixture.Options);
         _frame = Encoding.UTF8.GetBytes("{\"type\":\"send\",\"id\":\"m1\",\"group\":\"solo\",\"body\":{\"t\":638700000000000000,\"n\":42,\"x\":\"the quick brown fox jumps\"}}");
 
         // echo:false and no id: the send is parsed, checked and sequenced, and nothing is queued.

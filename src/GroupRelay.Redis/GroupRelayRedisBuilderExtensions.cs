@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using GroupRelay;
 using GroupRelay.Internal;
 using GroupRelay.Redis;
+using GroupRelay.ScaleOut;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -77,7 +78,7 @@ public static class GroupRelayRedisBuilderExtensions
         services.TryAddSingleton<RedisRelayNode>();
         services.Replace(ServiceDescriptor.Singleton<IPresenceRegistry>(sp => new RedisPresenceRegistry(sp.GetRequiredService<RedisRelayNode>())));
         services.Replace(ServiceDescriptor.Singleton<IGroupDirectory>(sp => new RedisGroupDirectory(sp.GetRequiredService<RedisRelayNode>())));
-        services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(sp.GetRequiredService<RedisRelayNode>())));
+        services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(sp.GetRequiredService<RedisRelayNode>(), sp.GetRequiredService<RelayLocalDelivery>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisRelayHostedService>());
         return builder;
     }

@@ -1,5 +1,6 @@
 using System;
 using GroupRelay;
+using GroupRelay.Transports;
 using GroupRelay.Transports.AspNetCore;
 using GroupRelay.Transports.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;

@@ -17,7 +17,7 @@ public sealed class OutboundQueueTests
         var options = new GroupRelayOptions();
         configure?.Invoke(options);
         var socket = new FakeRelaySocket();
-        var queue = new OutboundQueue(socket, options, NullLogger.Instance, "c-test");
+        var queue = new OutboundQueue(socket, options, NullLogger.Instance, metrics: null, "c-test", "u-test");
         queue.Start();
         return (queue, socket);
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Core.Tests.Infrastructure;
+using GroupRelay.Transports;
 using Xunit;
 
 namespace GroupRelay.Core.Tests;

@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Core.Tests.Infrastructure;
+using GroupRelay.Transports;
 using Xunit;
 
 namespace GroupRelay.Core.Tests;

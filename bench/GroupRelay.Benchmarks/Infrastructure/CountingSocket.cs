@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Benchmarks.Infrastructure;
 

@@ -2,45 +2,44 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
-using GroupRelay.Internal;
+using GroupRelay.Transports;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace GroupRelay.Benchmarks.Infrastructure;
 
 /// <summary>
-/// A relay core wired exactly as <c>AddGroupRelay()</c> wires it (through <see cref="RelayRuntime"/>), without a
-/// host or a transport: connections are in-memory <see cref="CountingSocket"/>s.
+/// A relay core wired exactly as <c>AddGroupRelay()</c> wires it (a <see cref="ServiceCollection"/>), without a host or
+/// a transport: connections are in-memory <see cref="CountingSocket"/>s.
 /// </summary>
 internal sealed class RelayFixture : IDisposable
 {
     private readonly List<RelaySession> _sessions = new();
+    private readonly ServiceProvider _services;
 
     public RelayFixture(Func<string, IReadOnlyCollection<string>> groupsOf, Action<GroupRelayOptions>? configure = null)
     {
-        var options = new GroupRelayOptions
-        {
-            // The benchmarks measure routing, not the per-connection rate limit or presence events.
-            RateLimitEnabled = false,
-            SendJoinLeaveEvents = false,
-            KeepAliveInterval = TimeSpan.Zero,
-        };
-        configure?.Invoke(options);
-        Directory = new InMemoryGroupDirectory();
-        Presence = new InMemoryPresenceRegistry();
-        var services = new FixedServiceProvider(new Dictionary<Type, object>
-        {
-            [typeof(IOptions<GroupRelayOptions>)] = Microsoft.Extensions.Options.Options.Create(options),
-            [typeof(IMembershipSource)] = new FunctionMembershipSource(groupsOf),
-            [typeof(IPresenceRegistry)] = Presence,
-            [typeof(IGroupDirectory)] = Directory,
-        });
-        Runtime = new RelayRuntime(services);
+        _services = new ServiceCollection()
+            .AddGroupRelay(options =>
+            {
+                // The benchmarks measure routing, not the per-connection rate limit or presence events.
+                options.RateLimitEnabled = false;
+                options.SendJoinLeaveEvents = false;
+                options.KeepAliveInterval = TimeSpan.Zero;
+                configure?.Invoke(options);
+            })
+            .AddMembershipSource(new FunctionMembershipSource(groupsOf))
+            .Services.BuildServiceProvider();
+        Options = _services.GetRequiredService<IOptions<GroupRelayOptions>>().Value;
+        Handler = _services.GetRequiredService<RelayConnectionHandler>();
+        Directory = _services.GetRequiredService<InMemoryGroupDirectory>();
+        Presence = _services.GetRequiredService<InMemoryPresenceRegistry>();
         Counter = new DeliveryCounter();
     }
 
-    public RelayRuntime Runtime { get; }
+    public GroupRelayOptions Options { get; }
 
-    public RelayConnectionHandler Handler => Runtime.Handler;
+    public RelayConnectionHandler Handler { get; }
 
     public InMemoryGroupDirectory Directory { get; }
 
@@ -67,16 +66,7 @@ internal sealed class RelayFixture : IDisposable
         }
 
         _sessions.Clear();
-        Runtime.Dispose();
-    }
-
-    private sealed class FixedServiceProvider : IServiceProvider
-    {
-        private readonly Dictionary<Type, object> _services;
-
-        public FixedServiceProvider(Dictionary<Type, object> services) => _services = services;
-
-        public object? GetService(Type serviceType) => _services.TryGetValue(serviceType, out object? service) ? service : null;
+        _services.Dispose();
     }
 
     private sealed class FunctionMembershipSource : IMembershipSource

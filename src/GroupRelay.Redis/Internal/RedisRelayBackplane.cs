@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 
 namespace GroupRelay.Internal;
 
@@ -12,11 +13,9 @@ internal sealed class RedisRelayBackplane : IRelayBackplane
 {
     private readonly RedisRelayNode _node;
 
-    public RedisRelayBackplane(RedisRelayNode node) => _node = node;
-
-    public void Attach(RelayLocalDelivery localDelivery)
+    public RedisRelayBackplane(RedisRelayNode node, RelayLocalDelivery localDelivery)
     {
-        ArgumentNullException.ThrowIfNull(localDelivery);
+        _node = node;
         _node.Attach(localDelivery);
     }
 

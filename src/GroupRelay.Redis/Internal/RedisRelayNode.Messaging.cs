@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using StackExchange.Redis;
 
 namespace GroupRelay.Internal;
@@ -265,11 +266,6 @@ internal sealed partial class RedisRelayNode
                     await Task.Delay(10, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (Local.Options.SendJoinLeaveEvents)
-                {
-                    PublishMemberEvent(groupId, userId, add);
-                }
-
                 return true;
             }
             catch (Exception ex) when (IsRedisFailure(ex))
@@ -279,17 +275,7 @@ internal sealed partial class RedisRelayNode
         }
 
         // Redis is away: change what this node holds.
-        if (!await Local.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken).ConfigureAwait(false))
-        {
-            return false;
-        }
-
-        if (Local.Options.SendJoinLeaveEvents)
-        {
-            PublishMemberEvent(groupId, userId, add);
-        }
-
-        return true;
+        return await Local.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken).ConfigureAwait(false);
     }
 
     private bool TryPublish(RedisChannel channel, byte[] payload, string kind)

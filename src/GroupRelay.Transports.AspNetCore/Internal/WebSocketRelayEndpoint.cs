@@ -4,6 +4,7 @@ using System.Linq;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

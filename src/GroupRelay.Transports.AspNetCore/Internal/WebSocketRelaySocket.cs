@@ -2,6 +2,7 @@ using System;
 using System.Net.WebSockets;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Transports.AspNetCore.Internal;
 

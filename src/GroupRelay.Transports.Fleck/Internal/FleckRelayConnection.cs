@@ -8,6 +8,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks;
 using Fleck;
 using Fleck.Handlers;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Transports.Fleck.Internal;
 

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Core.Tests.Infrastructure;
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 
 namespace GroupRelay.Core.Tests.Infrastructure;
 

@@ -7,11 +7,21 @@ using System.Threading.Tasks;
 namespace GroupRelay.Internal;
 
 /// <summary>The server-side API (<see cref="IGroupRelay"/>) over the same router and lifecycle the connections use.</summary>
+/// <remarks>Thread-safe and stateless.</remarks>
 internal sealed class GroupRelayService : IGroupRelay
 {
-    private readonly RelayRuntime _runtime;
+    private readonly MessageRouter _router;
+    private readonly RelayLifecycle _lifecycle;
+    private readonly IPresenceRegistry _presence;
+    private readonly GroupRelayOptions _options;
 
-    public GroupRelayService(RelayRuntime runtime) => _runtime = runtime;
+    public GroupRelayService(MessageRouter router, RelayLifecycle lifecycle, IPresenceRegistry presence, GroupRelayOptions options)
+    {
+        _router = router;
+        _lifecycle = lifecycle;
+        _presence = presence;
+        _options = options;
+    }
 
     public async ValueTask<long> PublishAsync(string groupId, ReadOnlyMemory<byte> utf8JsonBody, string from, CancellationToken cancellationToken = default)
     {
@@ -19,7 +29,7 @@ internal sealed class GroupRelayService : IGroupRelay
         CheckId(from, nameof(from));
         try
         {
-            var reader = new Utf8JsonReader(utf8JsonBody.Span, new JsonReaderOptions { MaxDepth = _runtime.Options.MaxJsonDepth });
+            var reader = new Utf8JsonReader(utf8JsonBody.Span, new JsonReaderOptions { MaxDepth = _options.MaxJsonDepth });
             reader.Read();
             reader.Skip();
             if (reader.BytesConsumed == 0 || reader.Read())
@@ -32,8 +42,7 @@ internal sealed class GroupRelayService : IGroupRelay
             throw new ArgumentException("The body is not valid JSON: " + ex.Message, nameof(utf8JsonBody), ex);
         }
 
-        RouteResult result = await _runtime.Router.RouteAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, cancellationToken).ConfigureAwait(false);
-        return result.Seq;
+        return await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask<long> PublishAsync(string groupId, JsonElement body, string from, CancellationToken cancellationToken = default)
@@ -43,37 +52,37 @@ internal sealed class GroupRelayService : IGroupRelay
     {
         CheckId(userId, nameof(userId));
         CheckId(groupId, nameof(groupId));
-        return _runtime.Backplane.ChangeMembershipAsync(userId, groupId, add: true, cancellationToken);
+        return _lifecycle.ChangeMembershipAsync(userId, groupId, add: true, cancellationToken);
     }
 
     public Task<bool> RemoveUserFromGroupAsync(string userId, string groupId, CancellationToken cancellationToken = default)
     {
         CheckId(userId, nameof(userId));
         CheckId(groupId, nameof(groupId));
-        return _runtime.Backplane.ChangeMembershipAsync(userId, groupId, add: false, cancellationToken);
+        return _lifecycle.ChangeMembershipAsync(userId, groupId, add: false, cancellationToken);
     }
 
     public ValueTask<IReadOnlyList<string>> GetOnlineMembersAsync(string groupId, CancellationToken cancellationToken = default)
     {
         CheckId(groupId, nameof(groupId));
-        return _runtime.Directory.GetMembersAsync(groupId, cancellationToken);
+        return _router.GetMembersAsync(groupId, cancellationToken);
     }
 
     public ValueTask<PresenceState> GetPresenceAsync(string userId, CancellationToken cancellationToken = default)
     {
         CheckId(userId, nameof(userId));
-        return _runtime.Presence.GetStateAsync(userId, cancellationToken);
+        return _presence.GetStateAsync(userId, cancellationToken);
     }
 
     public ValueTask<IReadOnlyCollection<string>> GetOnlineUsersAsync(CancellationToken cancellationToken = default)
-        => _runtime.Presence.GetOnlineUsersAsync(cancellationToken);
+        => _presence.GetOnlineUsersAsync(cancellationToken);
 
     private void CheckId(string id, string parameter)
     {
         ArgumentException.ThrowIfNullOrEmpty(id, parameter);
-        if (id.Length > _runtime.Options.MaxIdLength)
+        if (id.Length > _options.MaxIdLength)
         {
-            throw new ArgumentException($"Ids are at most {_runtime.Options.MaxIdLength} characters (GroupRelayOptions.MaxIdLength); this one has {id.Length}.", parameter);
+            throw new ArgumentException($"Ids are at most {_options.MaxIdLength} characters (GroupRelayOptions.MaxIdLength); this one has {id.Length}.", parameter);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 using Microsoft.Extensions.Hosting;
 
 namespace GroupRelay.Internal;
@@ -15,9 +16,10 @@ namespace GroupRelay.Internal;
 /// </remarks>
 internal sealed class GroupRelayLifetimeService : IHostedLifecycleService
 {
-    private readonly RelayRuntime _runtime;
+    private readonly RelayConnectionHandler _handler;
 
-    public GroupRelayLifetimeService(RelayRuntime runtime) => _runtime = runtime;
+    // Resolving the handler builds the whole relay, so a missing membership source fails the host's start.
+    public GroupRelayLifetimeService(RelayConnectionHandler handler) => _handler = handler;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -33,5 +35,5 @@ internal sealed class GroupRelayLifetimeService : IHostedLifecycleService
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     private Task CloseAllAsync(CancellationToken cancellationToken)
-        => _runtime.Handler.CloseAllAsync(RelayCloseCodes.GoingAway, "server shutting down", cancellationToken);
+        => _handler.CloseAllAsync(RelayCloseCodes.GoingAway, "server shutting down", cancellationToken);
 }

@@ -2,42 +2,42 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace GroupRelay;
+namespace GroupRelay.ScaleOut;
 
 /// <summary>
-/// Carries what one relay node must tell the others: group messages (with their global <c>seq</c>), <c>joined</c> and
-/// <c>left</c> events, presence events, and run-time membership changes. The default keeps everything in this process;
-/// a scale-out package (for example <c>AddRedis()</c>) replaces it so several nodes behave as one server.
+/// The one path of every effect that crosses connections: group messages (with their <c>seq</c>), <c>joined</c> and
+/// <c>left</c> events, presence events and run-time membership changes. A backplane is the <b>owner of each group's
+/// stream</b>: it alone assigns a group's <c>seq</c>, so the numbering is the same on every node it connects.
+/// The default (in-process) backplane makes one process the whole relay; a scale-out package (for example
+/// <c>AddRedis()</c>) replaces it so several nodes behave as one server. Nothing above this interface asks which one
+/// is present.
 /// </summary>
 /// <remarks>
 /// <para>
-/// The relay calls <see cref="Attach"/> once, when it is built, with the <see cref="RelayLocalDelivery"/> of this node.
-/// A backplane delivers everything it carries, including what this node published itself, through that object, so
-/// every node (this one included) sees the same order.
+/// A backplane receives this node's <see cref="RelayLocalDelivery"/> through its constructor (resolve it from DI)
+/// and delivers everything it carries through it, including what this node published itself, so every node (this
+/// one included) sees the same order.
 /// </para>
 /// <para>
 /// Thread-safety: every member is called concurrently from many connections. The event methods
-/// (<see cref="PublishMemberEvent"/>, <see cref="PublishPresence"/>) are called while the relay holds a user's lock:
-/// they must not block (queue or fire and forget) and must not throw.
+/// (<see cref="PublishMemberEvent"/>, <see cref="PublishPresence"/>) may be called while the relay holds a user's
+/// lock: they must not block (queue or fire and forget) and must not throw; a failure is logged and counted by the
+/// backplane.
 /// </para>
 /// <para>
-/// Ordering contract: for one group, the messages that <see cref="PublishMessageAsync"/> numbers must reach
-/// <see cref="RelayLocalDelivery.DeliverMessage"/> on every node in increasing <c>seq</c>, one at a time.
+/// Ordering contract (PROTOCOL.md section 3, <c>send</c>): for one group, the messages that
+/// <see cref="PublishMessageAsync"/> numbers reach <see cref="RelayLocalDelivery.DeliverMessage"/> on every node in
+/// increasing <c>seq</c>, one at a time.
 /// </para>
 /// <para>
 /// Pipelining contract: the relay does not wait for <see cref="PublishMessageAsync"/> to complete before it reads a
-/// connection's next frame, so a connection can have several calls in flight, made in the order of its requests.
-/// An implementation keeps a sender's messages in that order by taking each message's place in the group's order
-/// before it first awaits (for example by handing the command to an ordered connection), and reads <c>body</c> only
-/// until then: the transport reuses that buffer for the next frame.
+/// connection's next frame, so a connection can have several calls in flight, made in the order of its requests. An
+/// implementation keeps a sender's messages in that order by taking each message's place in the group's order before
+/// it first awaits, and reads <c>body</c> only until then: the transport reuses that buffer for the next frame.
 /// </para>
 /// </remarks>
 public interface IRelayBackplane
 {
-    /// <summary>Called once by the relay before any other member, with this node's local delivery.</summary>
-    /// <param name="localDelivery">Queues frames to the connections of this node.</param>
-    void Attach(RelayLocalDelivery localDelivery);
-
     /// <summary>
     /// Assigns the group's next <c>seq</c> and delivers the <c>message</c> to every connection of every online member of
     /// the group on every node. The sender's membership has already been checked.
@@ -65,13 +65,18 @@ public interface IRelayBackplane
     void PublishPresence(string userId, bool online, string? status);
 
     /// <summary>
-    /// Adds a user to a group, or removes it, on every node that holds a connection of the user (each sends
-    /// <c>added</c> or <c>removed</c> to its connections of the user), and sends <c>joined</c> or <c>left</c> once.
+    /// Applies a run-time membership change on every node that holds a connection of the user (each calls
+    /// <see cref="RelayLocalDelivery.ApplyMembershipChangeAsync"/>, which sends <c>added</c> or <c>removed</c> to its
+    /// connections of the user). The relay announces <c>joined</c>/<c>left</c> afterwards through
+    /// <see cref="PublishMemberEvent"/>: the same two steps, "apply, then announce", with every backplane.
     /// </summary>
     /// <param name="userId">The user.</param>
     /// <param name="groupId">The group.</param>
     /// <param name="add">True to add, false to remove.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>False when the user is offline, or already a member (add), or not a member (remove).</returns>
+    /// <returns>
+    /// True when the change was applied (routing follows it when this completes); false when the user is offline, or
+    /// already a member (add), or not a member (remove).
+    /// </returns>
     Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default);
 }

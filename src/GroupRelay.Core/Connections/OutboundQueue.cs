@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using GroupRelay.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace GroupRelay.Internal;
@@ -43,7 +44,9 @@ internal sealed class OutboundQueue
     private readonly IRelaySocket _socket;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
+    private readonly RelayMetrics? _metrics;
     private readonly string _connectionId;
+    private readonly string _userId;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _transportEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -54,12 +57,14 @@ internal sealed class OutboundQueue
     private volatile bool _discard;
     private Task _writer = Task.CompletedTask;
 
-    public OutboundQueue(IRelaySocket socket, GroupRelayOptions options, ILogger logger, string connectionId)
+    public OutboundQueue(IRelaySocket socket, GroupRelayOptions options, ILogger logger, RelayMetrics? metrics, string connectionId, string userId)
     {
         _socket = socket;
         _options = options;
         _logger = logger;
+        _metrics = metrics;
         _connectionId = connectionId;
+        _userId = userId;
     }
 
     /// <summary>The close code the server chose, or 0 while open or when the client went away first.</summary>
@@ -82,11 +87,16 @@ internal sealed class OutboundQueue
 
     public void Start() => _writer = Task.Run(RunAsync);
 
+    /// <summary>
+    /// Queues one frame. Nothing is dropped silently: a frame refused because the connection is closing counts in
+    /// <c>grouprelay.drops</c> (<c>connection_closing</c>), and the overflow that makes this connection a slow consumer
+    /// closes it with 4001, logs it and counts it (<c>slow_consumer</c>).
+    /// </summary>
     public EnqueueResult TryEnqueue(ReadOnlyMemory<byte> frame)
     {
         if (Volatile.Read(ref _state) != Open)
         {
-            return EnqueueResult.Closing;
+            return Refused();
         }
 
         long added = OneFrame + frame.Length;
@@ -94,16 +104,29 @@ internal sealed class OutboundQueue
         if ((queued >> FrameShift) > _options.MaxQueueFrames || (queued & ByteMask) > _options.MaxQueueBytes)
         {
             Interlocked.Add(ref _queued, -added);
-            return RequestClose(RelayCloseCodes.SlowConsumer, "slow consumer", discardQueued: true) ? EnqueueResult.Overflow : EnqueueResult.Closing;
+            if (!RequestClose(RelayCloseCodes.SlowConsumer, "slow consumer", discardQueued: true))
+            {
+                return Refused();
+            }
+
+            GroupRelayLog.SlowConsumer(_logger, _connectionId, _userId, _options.MaxQueueBytes, _options.MaxQueueFrames);
+            _metrics?.Dropped(DropReasons.SlowConsumer);
+            return EnqueueResult.Overflow;
         }
 
         if (!_channel.Writer.TryWrite(frame))
         {
             Interlocked.Add(ref _queued, -added);
-            return EnqueueResult.Closing;
+            return Refused();
         }
 
         return EnqueueResult.Queued;
+    }
+
+    private EnqueueResult Refused()
+    {
+        _metrics?.Dropped(DropReasons.ConnectionClosing);
+        return EnqueueResult.Closing;
     }
 
     /// <summary>

@@ -2,7 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace GroupRelay;
+namespace GroupRelay.Transports;
 
 /// <summary>
 /// What a transport gives the core for one open WebSocket. Implemented by the transports

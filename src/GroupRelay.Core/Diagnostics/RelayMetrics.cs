@@ -37,11 +37,11 @@ internal sealed class RelayMetrics : IDisposable
 
         _connections = _meter.CreateUpDownCounter<long>("grouprelay.connections", "{connection}", "Open connections.");
         _closes = _meter.CreateCounter<long>("grouprelay.connection.closes", "{connection}", "Connections closed, by close code.");
-        _messages = _meter.CreateCounter<long>("grouprelay.messages", "{message}", "Messages routed to a group.");
+        _messages = _meter.CreateCounter<long>("grouprelay.messages", "{message}", "Messages published to a group from this node.");
         _deliveries = _meter.CreateCounter<long>("grouprelay.deliveries", "{delivery}", "Message frames queued to a connection.");
         _drops = _meter.CreateCounter<long>("grouprelay.drops", "{frame}", "Frames or requests dropped, by reason.");
         _requestErrors = _meter.CreateCounter<long>("grouprelay.request.errors", "{request}", "Requests answered with an error frame, by code.");
-        _fanoutDuration = _meter.CreateHistogram<double>("grouprelay.fanout.duration", "s", "Time to sequence a message and queue it to every target connection.");
+        _fanoutDuration = _meter.CreateHistogram<double>("grouprelay.fanout.duration", "s", "Time to write a message's frame and queue it to every target connection of this node.");
     }
 
     public void ConnectionOpened() => _connections.Add(1);
@@ -52,15 +52,15 @@ internal sealed class RelayMetrics : IDisposable
         _closes.Add(1, new KeyValuePair<string, object?>("code", closeCode));
     }
 
-    public void MessageRouted(int deliveries, long startTimestamp)
+    /// <summary>A message was handed to the group's stream owner (counted on the node it was published on).</summary>
+    public void MessagePublished() => _messages.Add(1);
+
+    /// <summary>A message's frame was written and queued to this node's connections, starting at <paramref name="startTimestamp"/>.</summary>
+    public void Delivered(int deliveries, long startTimestamp)
     {
-        _messages.Add(1);
         _deliveries.Add(deliveries);
         _fanoutDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
-
-    /// <summary>Frames of messages that a backplane delivered to this node's connections.</summary>
-    public void Delivered(int deliveries) => _deliveries.Add(deliveries);
 
     public void Dropped(string reason) => _drops.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -7,39 +7,38 @@ using Microsoft.Extensions.Logging;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// Presence (claim 6 of the method): who watches whom, the answer to <c>watch</c>, and the <c>presence</c> events
-/// pushed when a watched user comes online, goes offline or changes status.
+/// Presence on this node (PROTOCOL.md section 3, <c>watch</c>): who watches whom, the answer to <c>watch</c>, and the
+/// <c>presence</c> events pushed to this node's watchers when a watched user comes online, goes offline or changes
+/// status. What carries a change to every node's watchers is the backplane; this is where it lands.
 /// </summary>
 /// <remarks>
-/// Thread-safety in one sentence: the watcher index is a <see cref="SetIndex{T}"/> (safe for any thread) and a
-/// connection's own watch list is guarded by locking that list.
+/// Thread-safety in one sentence: the watcher index is a <see cref="SetIndex{T}"/> (safe for any thread) and each
+/// connection's <see cref="WatchList"/> is guarded by its own lock, which this class alone takes.
 /// </remarks>
-internal sealed class PresenceService
+internal sealed class PresenceWatchers
 {
-    private readonly SetIndex<RelayConnection> _watchers = new(ReferenceEqualityComparer.Instance);
+    private readonly SetIndex<WatchList> _watchers = new(ReferenceEqualityComparer.Instance);
     private readonly IPresenceRegistry _presence;
     private readonly IPresencePolicy _policy;
-    private readonly GroupMessageRouter _router;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
 
-    public PresenceService(IPresenceRegistry presence, IPresencePolicy policy, GroupMessageRouter router, GroupRelayOptions options, ILogger logger)
+    public PresenceWatchers(IPresenceRegistry presence, IPresencePolicy policy, GroupRelayOptions options, ILogger logger)
     {
         _presence = presence;
         _policy = policy;
-        _router = router;
         _options = options;
         _logger = logger;
     }
 
-    /// <summary>Number of users watched by at least one connection (for tests: zero once everyone left).</summary>
+    /// <summary>Number of users watched by at least one connection of this node (zero once everyone left).</summary>
     public int WatchedUserCount => _watchers.KeyCount;
 
     /// <summary>
     /// Handles <c>watch</c>: queues the <c>presence</c> result (then any change that came in while it was being
     /// built), or returns an error message when over the bound.
     /// </summary>
-    public async ValueTask<string?> WatchAsync(RelayConnection connection, string? id, List<string> users, CancellationToken cancellationToken)
+    public async ValueTask<string?> WatchAsync(WatchList list, string? id, List<string> users, CancellationToken cancellationToken)
     {
         var distinct = new List<string>(users.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -51,23 +50,24 @@ internal sealed class PresenceService
             }
         }
 
-        lock (connection.Watched)
+        lock (list)
         {
             int newOnes = 0;
             foreach (string user in distinct)
             {
-                if (!connection.Watched.ContainsKey(user))
+                if (!list.Watched.ContainsKey(user))
                 {
                     newOnes++;
                 }
             }
 
-            if (connection.Watched.Count + newOnes > _options.MaxWatchedUsers)
+            if (list.Watched.Count + newOnes > _options.MaxWatchedUsers)
             {
-                return $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {connection.Watched.Count} and this request adds {newOnes}";
+                return $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {list.Watched.Count} and this request adds {newOnes}";
             }
         }
 
+        RelayConnection connection = list.Connection;
         IReadOnlySet<string> allowed = await _policy.GetAllowedAsync(connection.UserId, distinct, cancellationToken).ConfigureAwait(false);
         var online = new List<(string, string?)>();
         var offline = new List<string>();
@@ -82,22 +82,21 @@ internal sealed class PresenceService
             }
 
             // Register before reading the state, so a change right after the read still reaches this connection.
-            lock (connection.Watched)
+            lock (list)
             {
                 if (connection.IsClosing)
                 {
                     break;
                 }
 
-                if (connection.Watched.TryAdd(user, null))
+                if (list.Watched.TryAdd(user, null))
                 {
-                    _watchers.Add(user, connection, out _);
+                    _watchers.Add(user, list, out _);
                 }
             }
 
             PresenceState state = await _presence.GetStateAsync(user, cancellationToken).ConfigureAwait(false);
             answered.Add((user, state));
-
             if (state.IsOnline)
             {
                 online.Add((user, state.Status));
@@ -109,23 +108,23 @@ internal sealed class PresenceService
         }
 
         byte[] result = FrameWriter.PresenceResult(id, online, offline, forbidden);
-        lock (connection.Watched)
+        lock (list)
         {
-            // The result comes first; a change that arrived while it was being built (held back in PendingPresence)
-            // follows it when it differs from what the result said, so the client ends on the newest state.
-            _router.Queue(connection, result);
+            // The result comes first; a change that arrived while it was being built (held back in Pending) follows it
+            // when it differs from what the result said, so the client ends on the newest state.
+            connection.Outbound.TryEnqueue(result);
             foreach ((string user, PresenceState state) in answered)
             {
-                if (!connection.Watched.ContainsKey(user))
+                if (!list.Watched.ContainsKey(user))
                 {
                     continue;
                 }
 
-                connection.Watched[user] = state;
-                if (connection.PendingPresence is { } pending && pending.Remove(user, out PresenceState change) && change != state)
+                list.Watched[user] = state;
+                if (list.Pending is { } pending && pending.Remove(user, out PresenceState change) && change != state)
                 {
-                    connection.Watched[user] = change;
-                    _router.Queue(connection, FrameWriter.PresenceEvent(user, change.IsOnline, change.Status));
+                    list.Watched[user] = change;
+                    connection.Outbound.TryEnqueue(FrameWriter.PresenceEvent(user, change.IsOnline, change.Status));
                 }
             }
         }
@@ -133,55 +132,41 @@ internal sealed class PresenceService
         return null;
     }
 
-    public void Unwatch(RelayConnection connection, IEnumerable<string> users)
+    /// <summary>Handles <c>unwatch</c>.</summary>
+    public void Unwatch(WatchList list, IEnumerable<string> users)
     {
-        lock (connection.Watched)
+        lock (list)
         {
             foreach (string user in users)
             {
-                connection.PendingPresence?.Remove(user);
-                if (connection.Watched.Remove(user))
+                list.Pending?.Remove(user);
+                if (list.Watched.Remove(user))
                 {
-                    _watchers.Remove(user, connection, out _);
+                    _watchers.Remove(user, list, out _);
                 }
             }
         }
     }
 
     /// <summary>Removes everything a closed connection watched. Costs O(users it watched).</summary>
-    public void RemoveWatcher(RelayConnection connection)
+    public void Remove(WatchList list)
     {
-        lock (connection.Watched)
+        lock (list)
         {
-            foreach (string user in connection.Watched.Keys)
+            foreach (string user in list.Watched.Keys)
             {
-                _watchers.Remove(user, connection, out _);
+                _watchers.Remove(user, list, out _);
             }
 
-            connection.Watched.Clear();
-            connection.PendingPresence?.Clear();
+            list.Watched.Clear();
+            list.Pending?.Clear();
         }
     }
 
-    /// <summary>A scale-out backplane, or null for the in-process default (events are then queued here directly).</summary>
-    public IRelayBackplane? Backplane { get; set; }
-
-    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection watching it (on every node).</summary>
-    public void Notify(string userId, bool online, string? status)
-    {
-        if (Backplane is not null)
-        {
-            Backplane.PublishPresence(userId, online, status);
-            return;
-        }
-
-        NotifyLocal(userId, online, status);
-    }
-
-    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection of this process watching it.</summary>
+    /// <summary>Pushes a <c>presence</c> event about <paramref name="userId"/> to every connection of this node watching it.</summary>
     public void NotifyLocal(string userId, bool online, string? status)
     {
-        RelayConnection[] watchers = _watchers.Get(userId);
+        WatchList[] watchers = _watchers.Get(userId);
         if (watchers.Length == 0)
         {
             return;
@@ -191,9 +176,9 @@ internal sealed class PresenceService
         {
             var state = new PresenceState(online, status);
             byte[]? frame = null;
-            foreach (RelayConnection watcher in watchers)
+            foreach (WatchList watcher in watchers)
             {
-                lock (watcher.Watched)
+                lock (watcher)
                 {
                     if (!watcher.Watched.TryGetValue(userId, out PresenceState? told))
                     {
@@ -203,7 +188,7 @@ internal sealed class PresenceService
                     if (told is null)
                     {
                         // Its watch result is still being built: hold the change back so it cannot overtake the result.
-                        (watcher.PendingPresence ??= new Dictionary<string, PresenceState>(StringComparer.Ordinal))[userId] = state;
+                        (watcher.Pending ??= new Dictionary<string, PresenceState>(StringComparer.Ordinal))[userId] = state;
                         continue;
                     }
 
@@ -215,7 +200,7 @@ internal sealed class PresenceService
                     }
 
                     watcher.Watched[userId] = state;
-                    _router.Queue(watcher, frame ??= FrameWriter.PresenceEvent(userId, online, status));
+                    watcher.Connection.Outbound.TryEnqueue(frame ??= FrameWriter.PresenceEvent(userId, online, status));
                 }
             }
         }
@@ -224,4 +209,24 @@ internal sealed class PresenceService
             GroupRelayLog.EventFailed(_logger, userId, ex);
         }
     }
+}
+
+/// <summary>
+/// The users one connection watches, with the state it last told the client about each (null: not told yet), so only
+/// changes are pushed. Owned by its <see cref="Transports.RelaySession"/>; read and written only by
+/// <see cref="PresenceWatchers"/>, under a lock on this object.
+/// </summary>
+internal sealed class WatchList
+{
+    private Dictionary<string, PresenceState?>? _watched;
+
+    public WatchList(RelayConnection connection) => Connection = connection;
+
+    public RelayConnection Connection { get; }
+
+    /// <summary>Created on the first <c>watch</c>: most connections never watch anyone, and an idle connection should cost little.</summary>
+    public Dictionary<string, PresenceState?> Watched => _watched ??= new Dictionary<string, PresenceState?>(StringComparer.Ordinal);
+
+    /// <summary>Changes of watched users that arrived while their watch result was being built.</summary>
+    public Dictionary<string, PresenceState>? Pending { get; set; }
 }

@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
+using GroupRelay.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// A connection's life (PROTOCOL.md section 2): load the user's groups from the host, register the connection on this
+/// node, then announce what changed to everyone through the backplane; on close, the reverse. Also the run-time
+/// membership changes of <see cref="IGroupRelay"/>, with the same two steps: apply (on every node), then announce.
+/// </summary>
+/// <remarks>
+/// Thread-safety in one sentence: every change that concerns one user runs under that user's <see cref="UserGate"/>
+/// stripe (taken here for connect and disconnect, by <see cref="LocalMembership"/> for run-time changes), so a connect,
+/// a disconnect and a membership change of the same user never interleave.
+/// </remarks>
+internal sealed class RelayLifecycle
+{
+    private readonly ConcurrentDictionary<string, RelayConnection> _connections = new(StringComparer.Ordinal);
+    private readonly IMembershipSource _membership;
+    private readonly LocalMembership _local;
+    private readonly IRelayBackplane _backplane;
+    private readonly RelayMetrics _metrics;
+    private readonly GroupRelayOptions _options;
+    private readonly ILogger _logger;
+    private long _nextConnectionId;
+
+    public RelayLifecycle(IMembershipSource membership, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    {
+        _membership = membership;
+        _local = local;
+        _backplane = backplane;
+        _metrics = metrics;
+        _options = options;
+        _logger = logger;
+    }
+
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>
+    /// Accepts a connection: loads membership, registers it, and queues <c>welcome</c> as its first frame.
+    /// On failure the connection is already closing (1011) when this returns.
+    /// </summary>
+    public async Task<RelayConnection> ConnectAsync(string userId, IRelaySocket socket, CancellationToken cancellationToken)
+    {
+        string connectionId = "c-" + Interlocked.Increment(ref _nextConnectionId).ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
+        var connection = new RelayConnection(connectionId, userId, socket, _options, _logger, _metrics);
+        _connections[connectionId] = connection;
+        _metrics.ConnectionOpened();
+        try
+        {
+            return await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The writer starts only now, so welcome (queued first) leaves once the connection is in the online list
+            // and the group index, as PROTOCOL.md requires; a failed connection's writer sends its close frame.
+            connection.Outbound.Start();
+        }
+    }
+
+    private async Task<RelayConnection> RegisterAsync(RelayConnection connection, string connectionId, string userId, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(userId) || userId.Length > _options.MaxIdLength)
+        {
+            GroupRelayLog.InvalidUserId(_logger, connectionId, _options.MaxIdLength);
+            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "invalid user id", discardQueued: true);
+            return connection;
+        }
+
+        string[]? groups = await LoadGroupsAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (groups is null)
+        {
+            return connection;
+        }
+
+        // Once begun, registration runs to the end (CancellationToken.None): half a registration would leak entries.
+        using (await _local.Gate.EnterAsync(userId, CancellationToken.None).ConfigureAwait(false))
+        {
+            if (connection.IsClosing)
+            {
+                return connection;
+            }
+
+            LocalRegistration registration = await _local.RegisterAsync(connection, groups, FrameWriter.Welcome(connectionId, userId, groups)).ConfigureAwait(false);
+            if (registration.WasOnlineHere)
+            {
+                // The host's data changed since the user's other connections loaded it: they followed ('added'/
+                // 'removed'), and the group's other members learn it as with the server API.
+                AnnounceMembers(registration.Added, userId, joined: true);
+                AnnounceMembers(registration.Removed, userId, joined: false);
+            }
+            else if (registration.FirstAnywhere)
+            {
+                // First connection anywhere (with a scale-out backplane the user may already be online on another node).
+                AnnounceMembers(groups, userId, joined: true);
+                _backplane.PublishPresence(userId, online: true, status: null);
+            }
+        }
+
+        GroupRelayLog.ConnectionOpened(_logger, connectionId, userId, groups.Length);
+        return connection;
+    }
+
+    /// <summary>Asks the host for the user's groups; null (and the connection closing) when that failed.</summary>
+    private async Task<string[]?> LoadGroupsAsync(RelayConnection connection, CancellationToken cancellationToken)
+    {
+        string userId = connection.UserId;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.MembershipTimeout);
+        try
+        {
+            IReadOnlyCollection<string> loaded = await _membership.GetGroupsAsync(userId, timeout.Token).ConfigureAwait(false)
+                ?? throw new GroupRelayException($"{_membership.GetType().Name}.GetGroupsAsync returned null for a user.");
+            return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connection.ConnectionId);
+            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source timed out", discardQueued: true);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away while its groups were loading: nothing failed, nothing to register.
+            GroupRelayLog.HandshakeAbandoned(_logger, connection.ConnectionId, userId);
+            connection.Outbound.RequestClose(RelayCloseCodes.Normal, "client went away", discardQueued: true);
+        }
+        catch (Exception ex)
+        {
+            GroupRelayLog.MembershipFailed(_logger, userId, connection.ConnectionId, ex);
+            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source failed", discardQueued: true);
+        }
+
+        return null;
+    }
+
+    /// <summary>Removes a closed connection from everything; when it was the user's last anywhere, the user goes offline.</summary>
+    public async Task DisconnectAsync(RelayConnection connection)
+    {
+        if (!_connections.TryRemove(connection.ConnectionId, out _))
+        {
+            return;
+        }
+
+        connection.Outbound.TransportEnded();
+        int closeCode = connection.Outbound.CloseCode;
+        _metrics.ConnectionClosed(closeCode == 0 ? RelayCloseCodes.Normal : closeCode);
+        GroupRelayLog.ConnectionClosed(_logger, connection.ConnectionId, connection.UserId, closeCode, closeCode == 0 ? "closed by the client" : connection.Outbound.CloseReason);
+        try
+        {
+            using (await _local.Gate.EnterAsync(connection.UserId, CancellationToken.None).ConfigureAwait(false))
+            {
+                (bool last, IReadOnlyCollection<string> groups) = await _local.UnregisterAsync(connection).ConfigureAwait(false);
+                if (last)
+                {
+                    AnnounceMembers(groups, connection.UserId, joined: false);
+                    _backplane.PublishPresence(connection.UserId, online: false, status: null);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            GroupRelayLog.UnregisterFailed(_logger, connection.ConnectionId, connection.UserId, ex);
+        }
+    }
+
+    /// <summary>
+    /// A run-time membership change (<see cref="IGroupRelay.AddUserToGroupAsync"/> and its reverse): applied on every node
+    /// that holds a connection of the user, then announced once. Returns false when nothing changed.
+    /// </summary>
+    public async Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken)
+    {
+        if (!await _backplane.ChangeMembershipAsync(userId, groupId, add, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        AnnounceMembers(new[] { groupId }, userId, add);
+        return true;
+    }
+
+    /// <summary>Closes every connection with <paramref name="closeCode"/> and waits (bounded by CloseTimeout) until they are gone.</summary>
+    public async Task CloseAllAsync(int closeCode, string reason, CancellationToken cancellationToken)
+    {
+        RelayConnection[] all = _connections.Values.ToArray();
+        if (all.Length == 0)
+        {
+            return;
+        }
+
+        GroupRelayLog.ShuttingDown(_logger, all.Length);
+        foreach (RelayConnection connection in all)
+        {
+            connection.Outbound.RequestClose(closeCode, reason, discardQueued: false);
+        }
+
+        try
+        {
+            await Task.WhenAll(all.Select(c => c.Outbound.Completion)).WaitAsync(_options.CloseTimeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Each writer aborts its own socket at CloseTimeout; nothing more to wait for.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host stopped waiting (its shutdown timeout): the writers still abort their sockets at CloseTimeout,
+            // and stopping must not fail because some clients were slow to answer.
+        }
+    }
+
+    private void AnnounceMembers(IEnumerable<string> groups, string userId, bool joined)
+    {
+        if (!_options.SendJoinLeaveEvents)
+        {
+            return;
+        }
+
+        foreach (string group in groups)
+        {
+            _backplane.PublishMemberEvent(group, userId, joined);
+        }
+    }
+}

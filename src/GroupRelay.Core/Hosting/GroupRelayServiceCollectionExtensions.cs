@@ -1,0 +1,91 @@
+using System;
+using System.Diagnostics.Metrics;
+using GroupRelay;
+using GroupRelay.Internal;
+using GroupRelay.ScaleOut;
+using GroupRelay.Transports;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers GroupRelay in a service collection.</summary>
+public static class GroupRelayServiceCollectionExtensions
+{
+    /// <summary>Adds GroupRelay with default options. See the other overload.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>A builder for add-ons such as <c>AddMembershipSource&lt;T&gt;()</c>.</returns>
+    public static IGroupRelayBuilder AddGroupRelay(this IServiceCollection services)
+        => services.AddGroupRelay(static _ => { });
+
+    /// <summary>
+    /// Adds GroupRelay: the in-memory online list and group index and the in-process backplane (unless others are
+    /// registered), the relay core, <see cref="IGroupRelay"/> for host code, and a hosted service that closes
+    /// connections with 1001 at shutdown. Options are validated when the host starts.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets <see cref="GroupRelayOptions"/>.</param>
+    /// <returns>A builder for add-ons such as <c>AddMembershipSource&lt;T&gt;()</c>.</returns>
+    /// <example>
+    /// <code>
+    /// builder.Services.AddGroupRelay(o =&gt; o.MaxFrameBytes = 32 * 1024)
+    ///                 .AddMembershipSource&lt;DbMembership&gt;();
+    /// </code>
+    /// </example>
+    public static IGroupRelayBuilder AddGroupRelay(this IServiceCollection services, Action<GroupRelayOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<GroupRelayOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GroupRelayOptions>, GroupRelayOptionsValidator>());
+
+        // The stores: public defaults a host (or a scale-out package) may replace or wrap.
+        services.TryAddSingleton<InMemoryPresenceRegistry>();
+        services.TryAddSingleton<IPresenceRegistry>(sp => sp.GetRequiredService<InMemoryPresenceRegistry>());
+        services.TryAddSingleton<InMemoryGroupDirectory>();
+        services.TryAddSingleton<IGroupDirectory>(sp => sp.GetRequiredService<InMemoryGroupDirectory>());
+        services.TryAddSingleton<IPresencePolicy>(sp => new DefaultPresencePolicy(Membership(sp), sp.GetRequiredService<IGroupDirectory>()));
+
+        // The core, built in one direction: stores -> local delivery (fan-out) -> backplane (stream owner) -> lifecycle
+        // and requests. Each part gets what it needs through its constructor; nothing is wired after construction.
+        services.TryAddSingleton(sp => new RelayMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(_ => new UserGate());
+        services.TryAddSingleton(sp => new LocalMembership(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<UserGate>()));
+        services.TryAddSingleton(sp => new PresenceWatchers(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<IPresencePolicy>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new RelayLocalDelivery(
+            sp.GetRequiredService<IPresenceRegistry>(),
+            sp.GetRequiredService<PresenceWatchers>(),
+            sp.GetRequiredService<LocalMembership>(),
+            sp.GetRequiredService<RelayMetrics>(),
+            Options(sp),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), Logger(sp)));
+        services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
+        services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));
+        services.TryAddSingleton(sp => new RequestDispatcher(
+            sp.GetRequiredService<MessageRouter>(),
+            sp.GetRequiredService<PresenceWatchers>(),
+            sp.GetRequiredService<PresenceStatus>(),
+            sp.GetRequiredService<RelayMetrics>(),
+            Options(sp),
+            Logger(sp)));
+
+        // What transports and host code use.
+        services.TryAddSingleton(sp => new RelayConnectionHandler(sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<RequestDispatcher>(), sp.GetRequiredService<PresenceWatchers>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton<IGroupRelay>(sp => new GroupRelayService(sp.GetRequiredService<MessageRouter>(), sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<IPresenceRegistry>(), Options(sp)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, GroupRelayLifetimeService>());
+        return new GroupRelayBuilder(services);
+    }
+
+    private static GroupRelayOptions Options(IServiceProvider services) => services.GetRequiredService<IOptions<GroupRelayOptions>>().Value;
+
+    private static ILogger Logger(IServiceProvider services) => services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay") ?? NullLogger.Instance;
+
+    private static IMembershipSource Membership(IServiceProvider services)
+        => services.GetService<IMembershipSource>()
+           ?? throw new GroupRelayException("No IMembershipSource is registered: GroupRelay cannot know which groups a user belongs to. Call services.AddGroupRelay().AddMembershipSource<YourSource>() (or AddMembershipSource(instance)).");
+}

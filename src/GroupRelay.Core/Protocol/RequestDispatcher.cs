@@ -1,0 +1,272 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using GroupRelay.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// Handles one client frame: rate limit, parse, and the request types of PROTOCOL.md section 3. Protocol errors
+/// become <c>error</c> frames on the same connection and never affect another (section 4); an unexpected failure
+/// becomes an <c>internal</c> error with a log line, and the connection stays usable.
+/// </summary>
+/// <remarks>
+/// Thread-safety: stateless and shared by every connection; the per-connection state it uses (rate limit, sends in
+/// flight, watch list) belongs to the <see cref="RelaySession"/> whose receive loop calls it, one frame at a time.
+/// </remarks>
+internal sealed class RequestDispatcher
+{
+    /// <summary>
+    /// Sends one connection may have in flight before its receive loop waits for them (and so stops reading the socket):
+    /// enough to hide a round trip to a backplane such as Redis, bounded so a fast client cannot pile up work.
+    /// </summary>
+    internal const int MaxPipelinedSends = 64;
+
+    private readonly RequestParser _parser;
+    private readonly MessageRouter _router;
+    private readonly PresenceWatchers _watchers;
+    private readonly PresenceStatus _status;
+    private readonly RelayMetrics _metrics;
+    private readonly GroupRelayOptions _options;
+    private readonly ILogger _logger;
+
+    public RequestDispatcher(MessageRouter router, PresenceWatchers watchers, PresenceStatus status, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    {
+        _parser = new RequestParser(options);
+        _router = router;
+        _watchers = watchers;
+        _status = status;
+        _metrics = metrics;
+        _options = options;
+        _logger = logger;
+    }
+
+    public async ValueTask HandleTextAsync(RelaySession session, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        RelayConnection connection = session.Connection;
+        if (connection.IsClosing)
+        {
+            return;
+        }
+
+        ParseResult parsed = _parser.Parse(frame, out RelayRequest request);
+        bool send = !parsed.IsError && request.Type == RequestType.Send;
+        if (session.PendingSends is Task pending)
+        {
+            // Replies go out in request order: anything but another send waits for the sends in flight.
+            if (!pending.IsCompleted && !send)
+            {
+                await pending.ConfigureAwait(false);
+            }
+
+            if (pending.IsCompleted)
+            {
+                session.PendingSends = null;
+            }
+        }
+
+        if (!TakeToken(session, parsed.IsError ? parsed.Id : request.Id))
+        {
+            return;
+        }
+
+        if (parsed.IsError)
+        {
+            SendError(connection, parsed.Id, parsed.ErrorCode!, parsed.ErrorMessage!);
+            return;
+        }
+
+        try
+        {
+            if (send)
+            {
+                await SendAsync(session, request, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await DispatchAsync(session, request, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The connection is going away; nobody is left to answer.
+        }
+        catch (Exception ex)
+        {
+            Failed(connection, request, ex);
+        }
+    }
+
+    public void HandleBinary(RelaySession session)
+    {
+        if (!session.IsClosing && TakeToken(session, null))
+        {
+            SendError(session.Connection, null, RelayErrorCodes.BadRequest, "binary frames are not accepted; send JSON in text frames");
+        }
+    }
+
+    /// <summary>
+    /// A <c>send</c>: the membership check and the start of publication happen here, in request order; what follows
+    /// (with a backplane such as Redis, a round trip) is not waited for, so the receive loop reads the next frame
+    /// meanwhile. The answer is chained after the answers of the sends before it, so acks keep request order (and each
+    /// still follows its echo, which the stream owner queues before its publication completes).
+    /// </summary>
+    private async ValueTask SendAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
+    {
+        RelayConnection connection = session.Connection;
+        if (!await _router.IsMemberAsync(request.Group!, connection.UserId, cancellationToken).ConfigureAwait(false))
+        {
+            if (session.PendingSends is Task pending)
+            {
+                await pending.ConfigureAwait(false);
+            }
+
+            NotMember(connection, request);
+            return;
+        }
+
+        ValueTask<long> publishing = _router.PublishAsync(request.Group!, connection.UserId, request.Body, request.BodyIsCompact, connection, request.Echo, cancellationToken);
+        Task? previous = session.PendingSends;
+        if (previous is null && publishing.IsCompletedSuccessfully)
+        {
+            // The common case in process: published synchronously, nothing in flight, so answer at once.
+            Ack(connection, request.Id, publishing.Result);
+            return;
+        }
+
+        Interlocked.Increment(ref session.PipelinedSends);
+        Task answered = AnswerWhenPublishedAsync(session, request, publishing, previous, cancellationToken);
+        session.PendingSends = answered;
+        if (Volatile.Read(ref session.PipelinedSends) >= MaxPipelinedSends)
+        {
+            await answered.ConfigureAwait(false);
+        }
+    }
+
+    private async Task AnswerWhenPublishedAsync(RelaySession session, RelayRequest request, ValueTask<long> publishing, Task? previous, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long seq = await publishing.ConfigureAwait(false);
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            Ack(session.Connection, request.Id, seq);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The connection is going away; nobody is left to answer.
+        }
+        catch (Exception ex)
+        {
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            Failed(session.Connection, request, ex);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref session.PipelinedSends);
+        }
+    }
+
+    private async ValueTask DispatchAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
+    {
+        RelayConnection connection = session.Connection;
+        switch (request.Type)
+        {
+            case RequestType.Members:
+            {
+                if (!await _router.IsMemberAsync(request.Group!, connection.UserId, cancellationToken).ConfigureAwait(false))
+                {
+                    NotMember(connection, request);
+                    break;
+                }
+
+                var members = await _router.GetMembersAsync(request.Group!, cancellationToken).ConfigureAwait(false);
+                connection.Outbound.TryEnqueue(FrameWriter.Members(request.Id, request.Group!, members));
+                break;
+            }
+
+            case RequestType.Watch:
+            {
+                string? error = await _watchers.WatchAsync(session.Watches, request.Id, request.Users!, cancellationToken).ConfigureAwait(false);
+                if (error is not null)
+                {
+                    SendError(connection, request.Id, RelayErrorCodes.BadRequest, error);
+                }
+
+                break;
+            }
+
+            case RequestType.Unwatch:
+                _watchers.Unwatch(session.Watches, request.Users!);
+                Ack(connection, request.Id, seq: null);
+                break;
+
+            case RequestType.Status:
+                await _status.SetAsync(connection.UserId, request.StatusValue, cancellationToken).ConfigureAwait(false);
+                Ack(connection, request.Id, seq: null);
+                break;
+
+            case RequestType.Ping:
+                connection.Outbound.TryEnqueue(FrameWriter.Pong(request.Id));
+                break;
+
+            case RequestType.History:
+                SendError(connection, request.Id, RelayErrorCodes.UnknownType, "'history' is not supported by this server version");
+                break;
+        }
+    }
+
+    // An unexpected failure: a log line with the details, and to the client an internal error without them.
+    private void Failed(RelayConnection connection, RelayRequest request, Exception ex)
+    {
+        GroupRelayLog.RequestFailed(_logger, request.Type.ToString(), connection.ConnectionId, ex);
+        SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+    }
+
+    private void NotMember(RelayConnection connection, RelayRequest request)
+        => SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{connection.UserId} is not a member of group '{request.Group}'");
+
+    private static void Ack(RelayConnection connection, string? id, long? seq)
+    {
+        if (id is not null)
+        {
+            connection.Outbound.TryEnqueue(FrameWriter.Ack(id, seq));
+        }
+    }
+
+    private bool TakeToken(RelaySession session, string? id)
+    {
+        if (session.RateLimiter is null || session.RateLimiter.TryTake(out bool flooding))
+        {
+            return true;
+        }
+
+        RelayConnection connection = session.Connection;
+        _metrics.Dropped(DropReasons.RateLimited);
+        if (flooding)
+        {
+            GroupRelayLog.Flooding(_logger, connection.ConnectionId, connection.UserId);
+            connection.Outbound.RequestClose(RelayCloseCodes.Flooding, "flooding", discardQueued: true);
+        }
+        else
+        {
+            SendError(connection, id, RelayErrorCodes.RateLimited, $"more than {_options.RateLimitPerSecond:0.###} requests per second (burst {_options.RateLimitBurst}); the request was dropped");
+        }
+
+        return false;
+    }
+
+    private void SendError(RelayConnection connection, string? id, string code, string message)
+    {
+        _metrics.RequestError(code);
+        connection.Outbound.TryEnqueue(FrameWriter.Error(id, code, message));
+    }
+}
