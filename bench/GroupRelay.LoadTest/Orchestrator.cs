@@ -58,6 +58,18 @@ internal sealed class Orchestrator
                     continue;
                 }
 
+                if (scenario == "fanout" && SystemNames.BaselineOf(system) is string baseline && _options.Systems.Contains(baseline))
+                {
+                    await RunAgainstBaselineAsync(system, baseline, scenario);
+                    continue;
+                }
+
+                // A baseline's fan-out runs interleaved with its current build's, wherever --systems lists that.
+                if (scenario == "fanout" && SystemNames.IsBaseline(system) && _options.Systems.Contains(SystemNames.Current(system)))
+                {
+                    continue;
+                }
+
                 await RunOneAsync(system, scenario, _options.Sizes);
             }
         }
@@ -140,6 +152,34 @@ internal sealed class Orchestrator
             Log(system, scenario, $"server pid {server.Id} listening on 127.0.0.1:{port}");
             await RunClientAsync(system, scenario, server, ClientSettingsFor(system, scenario, sizes, port, server.Id));
             await server.StopAsync(TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>
+    /// Fan-out of a system and its baseline build, interleaved: for each group size, the current build, then the
+    /// baseline, each in server and client processes of their own started for that size alone, so that the machine's
+    /// load, which drifts by the minute on a shared VM, falls on both builds of a size alike rather than on one build's
+    /// whole run. The price: every size of both builds has its own JIT warm-up (<c>--jit-warmup</c>) and connects its
+    /// receivers, where one process otherwise runs all sizes. Other scenarios are not interleaved: they run each
+    /// system once, in the order of <c>--systems</c> (by default, a baseline right after its current build).
+    /// </summary>
+    private async Task RunAgainstBaselineAsync(string system, string baseline, string scenario)
+    {
+        foreach (int size in _options.Sizes)
+        {
+            foreach (string build in new[] { system, baseline })
+            {
+                if (!_skipped.Contains(build))
+                {
+                    await RunOneAsync(build, scenario, new[] { size });
+                }
+            }
+
+            double? Deliveries(string s) => _results.FirstOrDefault(r => r.System == s && r.Scenario == scenario && r.GroupSize == size)?.DeliveriesPerSec;
+            if (Deliveries(system) is not null || Deliveries(baseline) is not null)
+            {
+                Log(baseline, scenario, $"group {size}: current / baseline deliveries/s = {Report.Ratio(Deliveries(system), Deliveries(baseline))}");
+            }
         }
     }
 

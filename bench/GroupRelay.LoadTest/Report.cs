@@ -140,6 +140,6 @@ internal static class Report
     private static string Format(double? value, string format)
         => value is double v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
-    private static string Ratio(double? a, double? b)
+    public static string Ratio(double? a, double? b)
         => a is double x && b is double y && double.IsFinite(x) && double.IsFinite(y) && y != 0 ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
 }
