@@ -81,7 +81,34 @@ internal static class Report
         }
 
         CrossNode(sb, results);
+        AgainstBaseline(sb, results);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The current build against the <c>--baseline-server</c> build, same run: deliveries/s, current / baseline, for
+    /// every scenario and group size a baseline system measured (only fan-out has the figure today).
+    /// </summary>
+    private static void AgainstBaseline(StringBuilder sb, IReadOnlyList<ResultRow> results)
+    {
+        List<ResultRow> baseline = results.Where(r => SystemNames.IsBaseline(r.System) && r.DeliveriesPerSec is not null).ToList();
+        if (baseline.Count == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("### Current build / baseline build: deliveries/s (1.00x = no change)").AppendLine();
+        sb.AppendLine("| system | scenario | group size | current | baseline | current / baseline |").AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach (ResultRow row in baseline.OrderBy(r => Array.IndexOf(SystemNames.All, r.System)).ThenBy(r => r.Scenario, StringComparer.Ordinal).ThenBy(r => r.GroupSize))
+        {
+            string system = SystemNames.Current(row.System);
+            double? current = results.FirstOrDefault(r => r.System == system && r.Scenario == row.Scenario && r.GroupSize == row.GroupSize)?.DeliveriesPerSec;
+            sb.Append("| ").Append(system).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
+              .Append(" | ").Append(Format(current, "N0")).Append(" | ").Append(Format(row.DeliveriesPerSec, "N0"))
+              .Append(" | ").Append(Ratio(current, row.DeliveriesPerSec)).AppendLine(" |");
+        }
+
+        sb.AppendLine();
     }
 
     /// <summary>Two nodes through Redis against one node, same run: fan-out deliveries/s, cross-node / single-node.</summary>
