@@ -91,7 +91,11 @@ internal static class Report
     /// </summary>
     private static void AgainstBaseline(StringBuilder sb, IReadOnlyList<ResultRow> results)
     {
-        List<ResultRow> baseline = results.Where(r => SystemNames.IsBaseline(r.System) && r.DeliveriesPerSec is not null).ToList();
+        double? CurrentOf(ResultRow baseline)
+            => results.FirstOrDefault(r => r.System == SystemNames.Current(baseline.System) && r.Scenario == baseline.Scenario && r.GroupSize == baseline.GroupSize)?.DeliveriesPerSec;
+
+        // Only where the current build ran too: a baseline run alone has nothing to be compared with.
+        List<ResultRow> baseline = results.Where(r => SystemNames.IsBaseline(r.System) && r.DeliveriesPerSec is not null && CurrentOf(r) is not null).ToList();
         if (baseline.Count == 0)
         {
             return;
@@ -101,9 +105,8 @@ internal static class Report
         sb.AppendLine("| system | scenario | group size | current | baseline | current / baseline |").AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
         foreach (ResultRow row in baseline.OrderBy(r => Array.IndexOf(SystemNames.All, r.System)).ThenBy(r => r.Scenario, StringComparer.Ordinal).ThenBy(r => r.GroupSize))
         {
-            string system = SystemNames.Current(row.System);
-            double? current = results.FirstOrDefault(r => r.System == system && r.Scenario == row.Scenario && r.GroupSize == row.GroupSize)?.DeliveriesPerSec;
-            sb.Append("| ").Append(system).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
+            double? current = CurrentOf(row);
+            sb.Append("| ").Append(SystemNames.Current(row.System)).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
               .Append(" | ").Append(Format(current, "N0")).Append(" | ").Append(Format(row.DeliveriesPerSec, "N0"))
               .Append(" | ").Append(Ratio(current, row.DeliveriesPerSec)).AppendLine(" |");
         }
