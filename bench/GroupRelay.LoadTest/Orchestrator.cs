@@ -58,7 +58,19 @@ internal sealed class Orchestrator
                     continue;
                 }
 
-                await RunOneAsync(system, scenario);
+                if (scenario == "fanout" && SystemNames.BaselineOf(system) is string baseline && _options.Systems.Contains(baseline))
+                {
+                    await RunAgainstBaselineAsync(system, baseline, scenario);
+                    continue;
+                }
+
+                // A baseline's fan-out runs interleaved with its current build's, wherever --systems lists that.
+                if (scenario == "fanout" && SystemNames.IsBaseline(system) && _options.Systems.Contains(SystemNames.Current(system)))
+                {
+                    continue;
+                }
+
+                await RunOneAsync(system, scenario, _options.Sizes);
             }
         }
 
@@ -95,7 +107,8 @@ internal sealed class Orchestrator
 
     private string MachineDescription()
         => $"machine: {System.Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; " +
-           $"server and client {(_pin ? "pinned to cores 0 and 1 (taskset; grouprelay-redis: both nodes and redis-server on core 0)" : "not pinned")}; load average at start: {LoadAverage()}";
+           $"server and client {(_pin ? "pinned to cores 0 and 1 (taskset; grouprelay-redis: both nodes and redis-server on core 0)" : "not pinned")}; load average at start: {LoadAverage()}" +
+           (_options.BaselineAssembly is null ? string.Empty : "; baseline server: " + _options.BaselineAssembly);
 
     public static string LoadAverage()
     {
@@ -113,16 +126,16 @@ internal sealed class Orchestrator
     private void Log(string system, string scenario, string text)
         => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_clock.Elapsed.TotalSeconds,6:0.0}s] {system,-16} {scenario,-8} {text}"));
 
-    private async Task RunOneAsync(string system, string scenario)
+    private async Task RunOneAsync(string system, string scenario, IReadOnlyList<int> sizes)
     {
-        if (system == SystemNames.GroupRelayRedis)
+        if (SystemNames.Current(system) == SystemNames.GroupRelayRedis)
         {
-            await RunTwoNodesAsync(system, scenario);
+            await RunTwoNodesAsync(system, scenario, sizes);
             return;
         }
 
         Log(system, scenario, "starting server (load " + LoadAverage() + ")");
-        List<string>? serverCommand = await ServerCommandAsync(system, scenario);
+        List<string>? serverCommand = await ServerCommandAsync(system, scenario, sizes);
         if (serverCommand is null)
         {
             return;
@@ -137,8 +150,36 @@ internal sealed class Orchestrator
         using (server)
         {
             Log(system, scenario, $"server pid {server.Id} listening on 127.0.0.1:{port}");
-            await RunClientAsync(system, scenario, server, ClientSettingsFor(system, scenario, port, server.Id));
+            await RunClientAsync(system, scenario, server, ClientSettingsFor(system, scenario, sizes, port, server.Id));
             await server.StopAsync(TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>
+    /// Fan-out of a system and its baseline build, interleaved: for each group size, the current build, then the
+    /// baseline, each in server and client processes of their own started for that size alone, so that the machine's
+    /// load, which drifts by the minute on a shared VM, falls on both builds of a size alike rather than on one build's
+    /// whole run. The price: every size of both builds has its own JIT warm-up (<c>--jit-warmup</c>) and connects its
+    /// receivers, where one process otherwise runs all sizes. Other scenarios are not interleaved: they run each
+    /// system once, in the order of <c>--systems</c> (by default, a baseline right after its current build).
+    /// </summary>
+    private async Task RunAgainstBaselineAsync(string system, string baseline, string scenario)
+    {
+        foreach (int size in _options.Sizes)
+        {
+            foreach (string build in new[] { system, baseline })
+            {
+                if (!_skipped.Contains(build))
+                {
+                    await RunOneAsync(build, scenario, new[] { size });
+                }
+            }
+
+            double? Deliveries(string s) => _results.FirstOrDefault(r => r.System == s && r.Scenario == scenario && r.GroupSize == size)?.DeliveriesPerSec;
+            if (Deliveries(system) is not null || Deliveries(baseline) is not null)
+            {
+                Log(baseline, scenario, $"group {size}: current / baseline deliveries/s = {Report.Ratio(Deliveries(system), Deliveries(baseline))}");
+            }
         }
     }
 
@@ -146,7 +187,7 @@ internal sealed class Orchestrator
     /// grouprelay-redis: a redis-server of its own (free loopback port, nothing persisted, killed at the end), two
     /// GroupRelay nodes with <c>.AddRedis</c>, all three on the server core; the client spreads its connections.
     /// </summary>
-    private async Task RunTwoNodesAsync(string system, string scenario)
+    private async Task RunTwoNodesAsync(string system, string scenario, IReadOnlyList<int> sizes)
     {
         if (scenario is not ("fanout" or "latency"))
         {
@@ -158,7 +199,7 @@ internal sealed class Orchestrator
         if (binary is null)
         {
             _skipped.Add(system);
-            Console.WriteLine($"SKIPPED {SystemNames.GroupRelayRedis}: redis-server is not installed (apt-get install -y redis-server)");
+            Console.WriteLine($"SKIPPED {system}: redis-server is not installed (apt-get install -y redis-server)");
             return;
         }
 
@@ -172,8 +213,8 @@ internal sealed class Orchestrator
         }
 
         string endpoint = "127.0.0.1:" + redisPort.ToString(CultureInfo.InvariantCulture);
-        List<string> command = SelfCommand();
-        command.AddRange(new[] { "server", "--system", system, "--sizes", string.Join(',', _options.Sizes), "--redis", endpoint });
+        List<string> command = ServerCommand(system, sizes);
+        command.AddRange(new[] { "--redis", endpoint });
         (ChildProcess? nodeA, int portA) = await StartServerAsync(system, scenario, command);
         if (nodeA is null)
         {
@@ -192,7 +233,7 @@ internal sealed class Orchestrator
             using (nodeB)
             {
                 Log(system, scenario, $"redis pid {redis.Id} on {endpoint}; node A pid {nodeA.Id} on 127.0.0.1:{portA}, node B pid {nodeB.Id} on 127.0.0.1:{portB}");
-                ClientSettings settings = ClientSettingsFor(system, scenario, portA, nodeA.Id);
+                ClientSettings settings = ClientSettingsFor(system, scenario, sizes, portA, nodeA.Id);
                 settings.Port2 = portB;
                 settings.Server2Pid = nodeB.Id;
                 settings.RedisPid = redis.Id;
@@ -309,9 +350,8 @@ internal sealed class Orchestrator
         }
     }
 
-    private async Task<List<string>?> ServerCommandAsync(string system, string scenario)
+    private async Task<List<string>?> ServerCommandAsync(string system, string scenario, IReadOnlyList<int> sizes)
     {
-        string sizes = string.Join(',', _options.Sizes);
         if (system == SystemNames.Fleck)
         {
             _fleck ??= new FleckServerHook(_root);
@@ -323,24 +363,44 @@ internal sealed class Orchestrator
                 return null;
             }
 
-            command.AddRange(new[] { "server", "--system", system, "--sizes", sizes });
+            command.AddRange(new[] { "server", "--system", system, "--sizes", string.Join(',', sizes) });
             return command;
         }
 
-        List<string> self = SelfCommand();
-        self.AddRange(new[] { "server", "--system", system, "--sizes", sizes });
-        return self;
+        return ServerCommand(system, sizes);
     }
 
-    private static List<string> SelfCommand()
+    /// <summary>
+    /// A server process of this LoadTest build, or of the <c>--baseline-server</c> build for a baseline system; the
+    /// latter is told the current system's name (<see cref="SystemNames.Current"/>), the only names it knows.
+    /// </summary>
+    private List<string> ServerCommand(string system, IReadOnlyList<int> sizes)
+    {
+        List<string> command = SelfCommand(SystemNames.IsBaseline(system) ? _options.BaselineAssembly : null);
+        command.AddRange(new[] { "server", "--system", SystemNames.Current(system), "--sizes", string.Join(',', sizes) });
+        return command;
+    }
+
+    /// <summary>
+    /// How to start a LoadTest assembly: <paramref name="assembly"/> (another build's GroupRelay.LoadTest.dll) or, when
+    /// null, this one. Both builds start the way this process was started, through <c>dotnet</c> or through the
+    /// apphost beside the dll, so the two servers compared differ in their code only.
+    /// </summary>
+    private static List<string> SelfCommand(string? assembly = null)
     {
         string processPath = System.Environment.ProcessPath ?? "dotnet";
         if (Path.GetFileNameWithoutExtension(processPath).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
-            return new List<string> { processPath, typeof(Program).Assembly.Location };
+            return new List<string> { processPath, assembly ?? typeof(Program).Assembly.Location };
         }
 
-        return new List<string> { processPath };
+        if (assembly is null)
+        {
+            return new List<string> { processPath };
+        }
+
+        string apphost = Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null);
+        return File.Exists(apphost) ? new List<string> { apphost } : new List<string> { "dotnet", assembly };
     }
 
     private static List<string> ClientCommand(ClientSettings settings)
@@ -351,7 +411,7 @@ internal sealed class Orchestrator
         return command;
     }
 
-    private ClientSettings ClientSettingsFor(string system, string scenario, int port, int serverPid)
+    private ClientSettings ClientSettingsFor(string system, string scenario, IReadOnlyList<int> sizes, int port, int serverPid)
     {
         var settings = new ClientSettings
         {
@@ -359,7 +419,7 @@ internal sealed class Orchestrator
             Scenario = scenario,
             Port = port,
             ServerPid = serverPid,
-            Sizes = _options.Sizes,
+            Sizes = sizes,
             Connections = _options.Connections,
             IdleConnections = _options.Idle,
             ConnectConnections = _options.Connect,
@@ -371,13 +431,15 @@ internal sealed class Orchestrator
         };
         if (scenario == "latency")
         {
-            foreach (int size in _options.Sizes)
+            foreach (int size in sizes)
             {
                 settings.Rates[size] = LatencyRate(size);
                 // Two nodes through Redis saturate far below one node: offer them the same fraction of their own
                 // measured fan-out saturation when that is lower, so the latency run does not measure an overload.
-                double? own = _results.FirstOrDefault(r => r.System == system && r.Scenario == "fanout" && r.GroupSize == size)?.GetExtra("messagesPerSec");
-                if (system == SystemNames.GroupRelayRedis && _options.LatencyRate is null && own is double saturation && saturation > 0)
+                // With a baseline, the lower of both builds' saturations, so that both are offered the same rate.
+                double? own = _results.Where(r => SystemNames.Current(r.System) == SystemNames.Current(system) && r.Scenario == "fanout" && r.GroupSize == size)
+                    .Select(r => r.GetExtra("messagesPerSec")).Min();
+                if (SystemNames.Current(system) == SystemNames.GroupRelayRedis && _options.LatencyRate is null && own is double saturation && saturation > 0)
                 {
                     settings.Rates[size] = Math.Min(settings.Rates[size], Math.Max(10, Math.Round(saturation * _options.LatencyFraction)));
                 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 
 namespace GroupRelay.LoadTest;
@@ -17,7 +18,8 @@ internal sealed class OrchestratorOptions
                                 grouprelay-redis = two GroupRelay nodes through a redis-server of its own, fanout and
                                 latency only). signalr uses Microsoft.AspNetCore.SignalR.Client; signalr-lite is the
                                 same server driven by a minimal JSON-protocol client as cheap as the other clients;
-                                raw-coalescing is the ceiling with GroupRelay's write coalescing
+                                raw-coalescing is the ceiling with GroupRelay's write coalescing;
+                                grouprelay-baseline and grouprelay-redis-baseline need --baseline-server
           --scenarios LIST      fanout,latency,idle,connect (default: all)
           --sizes LIST          group sizes for fanout and latency (default 10,100,1000; quick 10,100)
           --connections N       receivers connected during fanout and latency (default 1000; quick 100)
@@ -32,11 +34,17 @@ internal sealed class OrchestratorOptions
           --json PATH           write one JSON object per (system, scenario, size)
           --out DIR             where the chart goes (default bench/results; quick: bench/results/quick)
           --no-pin              do not pin server and client to different cores with taskset
+          --baseline-server DIR the output folder of bench/GroupRelay.LoadTest built from another commit (the folder
+                                holding GroupRelay.LoadTest.dll, e.g. bin/Release/net10.0): adds grouprelay-baseline
+                                and grouprelay-redis-baseline to the default systems, the same systems with their
+                                server processes started from DIR (the client is always this build); their fan-out
+                                runs alternate with the current build's size by size, and the report ends with
+                                current / baseline deliveries/s. See docs/performance.md, "Comparing two builds"
         """;
 
     public bool Quick { get; private set; }
 
-    public List<string> Systems { get; private set; } = SystemNames.All.ToList();
+    public List<string> Systems { get; private set; } = SystemNames.All.Where(s => !SystemNames.IsBaseline(s)).ToList();
 
     public List<string> Scenarios { get; private set; } = new() { "fanout", "latency", "idle", "connect" };
 
@@ -66,6 +74,9 @@ internal sealed class OrchestratorOptions
 
     public bool Help { get; private set; }
 
+    /// <summary>The full path of the <c>--baseline-server</c> build's GroupRelay.LoadTest.dll, or null.</summary>
+    public string? BaselineAssembly { get; private set; }
+
     public static OrchestratorOptions Parse(string[] args)
     {
         var o = new OrchestratorOptions();
@@ -81,6 +92,7 @@ internal sealed class OrchestratorOptions
             o.Connect = 100;
         }
 
+        bool systemsGiven = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException("missing value after " + args[i]);
@@ -90,6 +102,7 @@ internal sealed class OrchestratorOptions
                     break;
                 case "--systems":
                     o.Systems = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+                    systemsGiven = true;
                     foreach (string s in o.Systems.Where(s => !SystemNames.All.Contains(s)))
                     {
                         throw new ArgumentException("unknown system '" + s + "'");
@@ -135,6 +148,9 @@ internal sealed class OrchestratorOptions
                 case "--no-pin":
                     o.Pin = false;
                     break;
+                case "--baseline-server":
+                    o.BaselineAssembly = BaselineAssemblyIn(Next());
+                    break;
                 case "-h":
                 case "--help":
                     o.Help = true;
@@ -144,11 +160,42 @@ internal sealed class OrchestratorOptions
             }
         }
 
+        if (o.BaselineAssembly is null && o.Systems.FirstOrDefault(SystemNames.IsBaseline) is string baseline)
+        {
+            throw new ArgumentException($"system '{baseline}' needs --baseline-server DIR (the output folder of bench/GroupRelay.LoadTest built from the other commit)");
+        }
+
+        if (o.BaselineAssembly is not null && !systemsGiven)
+        {
+            o.Systems = SystemNames.All.ToList();
+        }
+
         if (o.Sizes.Any(s => s > o.Connections))
         {
             throw new ArgumentException($"a group size is larger than --connections {o.Connections}");
         }
 
         return o;
+    }
+
+    /// <summary>
+    /// The baseline build's GroupRelay.LoadTest.dll in <paramref name="folder"/>, checked here so that a wrong path is one
+    /// line and exit code 2 rather than a server that does not start in the middle of a run.
+    /// </summary>
+    private static string BaselineAssemblyIn(string folder)
+    {
+        const string assembly = "GroupRelay.LoadTest.dll";
+        if (!Directory.Exists(folder))
+        {
+            throw new ArgumentException($"--baseline-server: '{folder}' is not a folder (pass the output folder of bench/GroupRelay.LoadTest built from the other commit, e.g. .../bin/Release/net10.0)");
+        }
+
+        string path = Path.GetFullPath(Path.Combine(folder, assembly));
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"--baseline-server: '{folder}' holds no {assembly} (build bench/GroupRelay.LoadTest at the other commit, then pass its bin/Release/net10.0)");
+        }
+
+        return path;
     }
 }

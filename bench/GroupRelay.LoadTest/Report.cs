@@ -81,7 +81,37 @@ internal static class Report
         }
 
         CrossNode(sb, results);
+        AgainstBaseline(sb, results);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The current build against the <c>--baseline-server</c> build, same run: deliveries/s, current / baseline, for
+    /// every scenario and group size a baseline system measured (only fan-out has the figure today).
+    /// </summary>
+    private static void AgainstBaseline(StringBuilder sb, IReadOnlyList<ResultRow> results)
+    {
+        double? CurrentOf(ResultRow baseline)
+            => results.FirstOrDefault(r => r.System == SystemNames.Current(baseline.System) && r.Scenario == baseline.Scenario && r.GroupSize == baseline.GroupSize)?.DeliveriesPerSec;
+
+        // Only where the current build ran too: a baseline run alone has nothing to be compared with.
+        List<ResultRow> baseline = results.Where(r => SystemNames.IsBaseline(r.System) && r.DeliveriesPerSec is not null && CurrentOf(r) is not null).ToList();
+        if (baseline.Count == 0)
+        {
+            return;
+        }
+
+        sb.AppendLine("### Current build / baseline build: deliveries/s (1.00x = no change)").AppendLine();
+        sb.AppendLine("| system | scenario | group size | current | baseline | current / baseline |").AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach (ResultRow row in baseline.OrderBy(r => Array.IndexOf(SystemNames.All, r.System)).ThenBy(r => r.Scenario, StringComparer.Ordinal).ThenBy(r => r.GroupSize))
+        {
+            double? current = CurrentOf(row);
+            sb.Append("| ").Append(SystemNames.Current(row.System)).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
+              .Append(" | ").Append(Format(current, "N0")).Append(" | ").Append(Format(row.DeliveriesPerSec, "N0"))
+              .Append(" | ").Append(Ratio(current, row.DeliveriesPerSec)).AppendLine(" |");
+        }
+
+        sb.AppendLine();
     }
 
     /// <summary>Two nodes through Redis against one node, same run: fan-out deliveries/s, cross-node / single-node.</summary>
@@ -140,6 +170,6 @@ internal static class Report
     private static string Format(double? value, string format)
         => value is double v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
-    private static string Ratio(double? a, double? b)
+    public static string Ratio(double? a, double? b)
         => a is double x && b is double y && double.IsFinite(x) && double.IsFinite(y) && y != 0 ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
 }

@@ -11,10 +11,40 @@ internal static class SystemNames
     public const string Fleck = "grouprelay-fleck";
     public const string GroupRelayRedis = "grouprelay-redis";
 
-    public static readonly string[] All = { GroupRelay, SignalR, SignalRLite, Raw, RawCoalescing, Fleck, GroupRelayRedis };
+    /// <summary><see cref="GroupRelay"/> with its server process started from the <c>--baseline-server</c> build.</summary>
+    public const string GroupRelayBaseline = "grouprelay-baseline";
+
+    /// <summary><see cref="GroupRelayRedis"/> with both nodes started from the <c>--baseline-server</c> build.</summary>
+    public const string GroupRelayRedisBaseline = "grouprelay-redis-baseline";
+
+    /// <summary>Every name, in the default run order: a baseline system right after the system it is the old build of.</summary>
+    public static readonly string[] All = { GroupRelay, GroupRelayBaseline, SignalR, SignalRLite, Raw, RawCoalescing, Fleck, GroupRelayRedis, GroupRelayRedisBaseline };
+
+    /// <summary>True for the systems that need <c>--baseline-server</c>; they are in the default list only with it.</summary>
+    public static bool IsBaseline(string system) => system is GroupRelayBaseline or GroupRelayRedisBaseline;
+
+    /// <summary>
+    /// What a baseline system is the old build of (itself for every other system). The baseline server process is told
+    /// this name, because the other build knows no baseline names, and the client (always the current build) connects
+    /// as it does to this system.
+    /// </summary>
+    public static string Current(string system) => system switch
+    {
+        GroupRelayBaseline => GroupRelay,
+        GroupRelayRedisBaseline => GroupRelayRedis,
+        _ => system,
+    };
+
+    /// <summary>The baseline system of <paramref name="system"/>, or null when it has none.</summary>
+    public static string? BaselineOf(string system) => system switch
+    {
+        GroupRelay => GroupRelayBaseline,
+        GroupRelayRedis => GroupRelayRedisBaseline,
+        _ => null,
+    };
 
     /// <summary>A mandatory system that fails makes the run fail; an optional one is skipped with one line.</summary>
-    public static bool IsMandatory(string system) => system is not (Fleck or GroupRelayRedis);
+    public static bool IsMandatory(string system) => Current(system) is not (Fleck or GroupRelayRedis);
 
     public static string Display(string system) => system switch
     {
@@ -25,6 +55,7 @@ internal static class SystemNames
         RawCoalescing => "raw ceiling, coalescing",
         Fleck => "GroupRelay (Fleck)",
         GroupRelayRedis => "GroupRelay, 2 nodes via Redis",
+        GroupRelayBaseline or GroupRelayRedisBaseline => Display(Current(system)) + ", baseline build",
         _ => system,
     };
 }
