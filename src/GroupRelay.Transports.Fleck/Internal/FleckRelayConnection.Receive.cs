@@ -1,0 +1,178 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Unicode;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Fleck;
+using Fleck.Handlers;
+using GroupRelay.Transports;
+
+namespace GroupRelay.Transports.Fleck.Internal;
+
+// The receive side: frames parsed on Fleck's I/O path, queued with a bound, and fed in order to the session.
+internal sealed partial class FleckRelayConnection
+{
+    // Largest Hybi13 frame header: 2 bytes, 8 bytes of extended length, 4 bytes of mask.
+    private const int MaxFrameHeaderBytes = 14;
+
+    private enum InboundKind
+    {
+        Text,
+        Binary,
+        TooLarge,
+        Close,
+    }
+
+    /// <summary>Feeds the session the frames Fleck read, in order, until the transport ends.</summary>
+    private async Task ReceiveLoopAsync(RelaySession session)
+    {
+        ChannelReader<Inbound> reader = _inbound.Reader;
+        bool stopped = false;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out Inbound frame))
+            {
+                Interlocked.Add(ref _pendingBytes, -frame.Length);
+                if (!stopped && _flooded)
+                {
+                    stopped = true;
+                    session.Close(RelayCloseCodes.Flooding, "flooding");
+                }
+
+                if (stopped)
+                {
+                    continue;
+                }
+
+                switch (frame.Kind)
+                {
+                    case InboundKind.Text when !session.IsClosing:
+                        await session.ReceiveTextAsync(frame.Payload).ConfigureAwait(false);
+                        break;
+                    case InboundKind.Binary when !session.IsClosing:
+                        session.ReceiveBinary();
+                        break;
+                    case InboundKind.TooLarge:
+                        session.ReceiveTooLarge();
+                        stopped = true;
+                        break;
+                    case InboundKind.Close:
+                        // The writer flushes what is queued and answers with the client's code; Fleck then closes and
+                        // OnClose ends this loop. Not awaited: the answer completes when the transport has ended.
+                        if (!session.IsClosing)
+                        {
+                            _ = session.ReceiveCloseAsync(frame.CloseCode);
+                        }
+
+                        stopped = true;
+                        break;
+                }
+            }
+        }
+    }
+
+    // ---- Fleck's I/O path: everything below runs on the thread that read the bytes, one call at a time. ----
+
+    /// <summary>Replaces Hybi13's ReceiveData: same parser, our frame handling, and a bound on what is buffered.</summary>
+    private void OnData(List<byte> data)
+    {
+        if (_discarding)
+        {
+            data.Clear();
+            return;
+        }
+
+        // Throws Fleck's WebSocketException on a protocol error: Fleck then reports OnError and closes with its code.
+        Hybi13Handler.ReceiveData(data, _readState, OnFrame);
+
+        // Fleck buffers a frame (and a fragmented message) whole, without limit: stop as soon as it cannot fit.
+        if (!_discarding && (long)_readState.Data.Count + data.Count > (long)_maxFrameBytes + MaxFrameHeaderBytes)
+        {
+            TooLarge();
+        }
+
+        if (_discarding)
+        {
+            data.Clear();
+        }
+    }
+
+    private void OnFrame(FrameType type, byte[] payload)
+    {
+        if (_discarding)
+        {
+            return;
+        }
+
+        switch (type)
+        {
+            case FrameType.Text:
+                if (payload.Length > _maxFrameBytes)
+                {
+                    TooLarge();
+                    return;
+                }
+
+                // As Fleck's own text handling (Hybi13Handler.cs:192-203) and ASP.NET Core's: invalid UTF-8 closes with 1007.
+                if (!Utf8.IsValid(payload))
+                {
+                    throw new WebSocketException(WebSocketStatusCodes.InvalidFramePayloadData);
+                }
+
+                Enqueue(new Inbound(InboundKind.Text, payload, null));
+                break;
+            case FrameType.Binary:
+                if (payload.Length > _maxFrameBytes)
+                {
+                    TooLarge();
+                    return;
+                }
+
+                Enqueue(new Inbound(InboundKind.Binary, Array.Empty<byte>(), null));
+                break;
+            case FrameType.Close:
+                // Fleck validates the close frame and throws on a bad one; onClose runs for a valid one.
+                Hybi13Handler.ProcessFrame(type, payload, static _ => { }, () => ClientClosed(payload), static _ => { }, static _ => { }, static _ => { });
+                break;
+            default:
+                // Ping (answered with a pong by Fleck's default OnPing) and pong.
+                Hybi13Handler.ProcessFrame(type, payload, static _ => { }, static () => { }, static _ => { }, b => _socket.OnPing(b), b => _socket.OnPong(b));
+                break;
+        }
+    }
+
+    private void ClientClosed(byte[] payload)
+    {
+        int? code = payload.Length >= 2 ? (payload[0] << 8) | payload[1] : null;
+        Enqueue(new Inbound(InboundKind.Close, Array.Empty<byte>(), code));
+
+        // Nothing after a close frame counts (RFC 6455 section 5.5.1).
+        _discarding = true;
+    }
+
+    private void TooLarge()
+    {
+        _discarding = true;
+        _readState.Clear();
+        Enqueue(new Inbound(InboundKind.TooLarge, Array.Empty<byte>(), null));
+    }
+
+    private void Enqueue(Inbound frame)
+    {
+        if (Interlocked.Add(ref _pendingBytes, frame.Length) > _maxPendingBytes && !_flooded)
+        {
+            _flooded = true;
+            _discarding = true;
+            FleckTransportLog.ReceiveBacklogExceeded(_server.Logger, _connectionId, _maxPendingBytes);
+        }
+
+        _inbound.Writer.TryWrite(frame);
+    }
+
+    private readonly record struct Inbound(InboundKind Kind, byte[] Payload, int? CloseCode)
+    {
+        // One byte more than the payload, so a flood of empty frames is bounded too.
+        public int Length => Payload.Length + 1;
+    }
+}
