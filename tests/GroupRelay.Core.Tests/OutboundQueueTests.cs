@@ -131,7 +131,11 @@ public sealed class OutboundQueueTests
     [Fact]
     public async Task TryEnqueue_OverMaxQueueFrames_ClosesWith4001AndRefusesLaterFrames()
     {
-        (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.MaxQueueFrames = 3);
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o =>
+        {
+            o.MaxQueueFrames = 3;
+            o.SlowConsumerTimeout = TimeSpan.Zero; // the writer is stuck in a send: a slow consumer as soon as it is behind
+        });
         byte[] first = await StallWriterAsync(queue, socket);
 
         queue.TryEnqueue(Frame(1)).Should().Be(EnqueueResult.Queued);
@@ -153,7 +157,11 @@ public sealed class OutboundQueueTests
     [Fact]
     public async Task TryEnqueue_OverMaxQueueBytes_ClosesWith4001()
     {
-        (OutboundQueue queue, FakeRelaySocket socket) = Start(o => o.MaxQueueBytes = 1024);
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o =>
+        {
+            o.MaxQueueBytes = 1024;
+            o.SlowConsumerTimeout = TimeSpan.Zero;
+        });
         await StallWriterAsync(queue, socket);
 
         queue.TryEnqueue(Frame(1, 400)).Should().Be(EnqueueResult.Queued);
@@ -164,6 +172,59 @@ public sealed class OutboundQueueTests
 
         socket.ReleaseSends();
         (await socket.WaitForCloseAsync()).Should().Be(RelayCloseCodes.SlowConsumer);
+        await EndAsync(queue);
+    }
+
+    [Fact]
+    public async Task TryEnqueue_OverTheBoundWhileTheWriterIsStuckForLessThanTheTimeout_IsQueuedUpToFourTimesTheBound()
+    {
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o =>
+        {
+            o.MaxQueueFrames = 3;
+            o.SlowConsumerTimeout = TimeSpan.FromHours(1);
+        });
+        await StallWriterAsync(queue, socket);
+
+        for (int i = 1; i <= OutboundQueue.HardBoundFactor * 3; i++)
+        {
+            queue.TryEnqueue(Frame(i)).Should().Be(EnqueueResult.Queued, $"frame {i} is within four times the bound and the reader is not judged stuck yet");
+        }
+
+        queue.TryEnqueue(Frame(99)).Should().Be(EnqueueResult.Overflow, "four times the bound is the hard limit");
+        queue.CloseCode.Should().Be(RelayCloseCodes.SlowConsumer);
+        socket.ReleaseSends();
+        (await socket.WaitForCloseAsync()).Should().Be(RelayCloseCodes.SlowConsumer);
+        await EndAsync(queue);
+    }
+
+    [Fact]
+    public async Task TryEnqueue_OverTheBoundAfterTheWriterDrainedABurst_IsQueued()
+    {
+        (OutboundQueue queue, FakeRelaySocket socket) = Start(o =>
+        {
+            o.MaxQueueFrames = 3;
+            o.SlowConsumerTimeout = TimeSpan.FromHours(1);
+        });
+        await StallWriterAsync(queue, socket);
+        for (int i = 1; i <= 10; i++)
+        {
+            queue.TryEnqueue(Frame(i)).Should().Be(EnqueueResult.Queued);
+        }
+
+        // The reader takes everything: the queue drains, and the next burst over the bound is accepted again.
+        socket.ReleaseSends();
+        await socket.WaitForFrameCountAsync(11);
+        socket.HoldSends();
+        queue.TryEnqueue(Frame(11)).Should().Be(EnqueueResult.Queued);
+        await socket.WaitForSendsStartedAsync(socket.Sends.Count + 1);
+        for (int i = 12; i <= 20; i++)
+        {
+            queue.TryEnqueue(Frame(i)).Should().Be(EnqueueResult.Queued);
+        }
+
+        queue.IsClosing.Should().BeFalse();
+        socket.ReleaseSends();
+        await socket.WaitForFrameCountAsync(21);
         await EndAsync(queue);
     }
 

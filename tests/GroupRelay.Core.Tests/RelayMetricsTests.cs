@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics.Metrics;
 using System.Linq;
 using System.Threading.Tasks;
@@ -72,6 +73,7 @@ public sealed class RelayMetricsTests
         {
             o.RateLimitEnabled = false;
             o.MaxQueueFrames = 3;
+            o.SlowConsumerTimeout = TimeSpan.Zero;
         });
         host.Group("team", "alice", "bob");
         TestConnection alice = await host.ConnectAsync("alice");
@@ -79,7 +81,10 @@ public sealed class RelayMetricsTests
         bob.Socket.HoldSends();
         using MetricsRecorder metrics = Record(host);
 
-        for (int i = 0; i < 10; i++)
+        // The first message takes bob's writer into a send that never completes; only then is bob judged stuck.
+        await alice.SendAsync("""{"type":"send","group":"team","echo":false,"body":1}""");
+        await bob.Socket.WaitForSendsStartedAsync(2);
+        for (int i = 1; i < 10; i++)
         {
             await alice.SendAsync("""{"type":"send","group":"team","echo":false,"body":1}""");
         }

@@ -333,6 +333,7 @@ public sealed class RelaySessionTests
         {
             o.RateLimitEnabled = false;
             o.MaxQueueFrames = 5;
+            o.SlowConsumerTimeout = TimeSpan.Zero; // bob's writer is stuck in a send: judged at once
         });
         host.Group("team", "alice", "bob", "carol");
         TestConnection alice = await host.ConnectAsync("alice");

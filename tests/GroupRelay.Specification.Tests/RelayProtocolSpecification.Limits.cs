@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -130,6 +131,43 @@ public abstract partial class RelayProtocolSpecification
 
         sleeperSeqs.Should().Equal(published.Take(sleeperSeqs.Count));
         sleeperSeqs.Count.Should().BeLessThan(published.Count);
+    }
+
+    [Fact]
+    public async Task Burst_TheDefaultRateLimitBurstFromTenSendersIntoAGroupOf60_ClosesNoClientThatKeepsReading()
+    {
+        // Ten members each send the whole burst the default rate limit admits (200) at once: every one of the 60
+        // members, reading all the while, must get all 2,000 messages. The server let them in, so it must not close a
+        // healthy reader as a slow consumer for them (the default queue bounds and the default burst agree).
+        const int Members = 60;
+        const int Senders = 10;
+        int burst = new GroupRelayOptions().RateLimitBurst;
+        string[] users = Enumerable.Range(0, Members).Select(i => "m" + i.ToString("D2", CultureInfo.InvariantCulture)).ToArray();
+        Group("burst", users);
+        await StartAsync();
+        var clients = new List<RelayTestClient>();
+        foreach (string user in users)
+        {
+            clients.Add(await ConnectAsync(user));
+        }
+
+        await Task.WhenAll(clients.Take(Senders).Select(async sender =>
+        {
+            for (int i = 0; i < burst; i++)
+            {
+                await sender.SendTextAsync("{\"type\":\"send\",\"group\":\"burst\",\"body\":{\"n\":" + i.ToString(CultureInfo.InvariantCulture) + ",\"text\":\"a message of an ordinary chat size\"}}");
+            }
+        })).WaitAsync(LongTimeout);
+
+        foreach (RelayTestClient client in clients)
+        {
+            List<JsonElement> messages = await client.CollectAsync("message", Senders * burst, LongTimeout);
+            messages.Should().HaveCount(Senders * burst, $"{client.User} kept reading");
+            ShouldStrictlyIncrease(messages.Select(m => m.GetProperty("seq").GetInt64()).ToList(), client.User);
+        }
+
+        clients.Should().OnlyContain(c => c.Socket.State == WebSocketState.Open, "no reader that keeps reading is a slow consumer");
+        (await SettleAsync(clients[0])).Where(f => Type(f) is "error").Should().BeEmpty("the burst is within the rate limit");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
@@ -52,6 +53,9 @@ internal sealed class OutboundQueue
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
     private long _queued;
+
+    // Stopwatch timestamp of the send the writer is inside, or 0 between sends: how long the reader has been stuck.
+    private long _sendStarted;
     private int _closeCode;
     private string _closeReason = string.Empty;
     private volatile bool _discard;
@@ -92,6 +96,13 @@ internal sealed class OutboundQueue
     /// <c>grouprelay.drops</c> (<c>connection_closing</c>), and the overflow that makes this connection a slow consumer
     /// closes it with 4001, logs it and counts it (<c>slow_consumer</c>).
     /// </summary>
+    /// <remarks>
+    /// A slow consumer is judged by its reader, not by a burst the server itself let in (PROTOCOL.md section 5, 4001):
+    /// over <see cref="GroupRelayOptions.MaxQueueBytes"/> or <see cref="GroupRelayOptions.MaxQueueFrames"/> the
+    /// connection is behind, and it is closed only when its writer has been stuck in one send for
+    /// <see cref="GroupRelayOptions.SlowConsumerTimeout"/>; a reader that keeps taking data catches up. Four times either
+    /// bound closes it at once, whatever the writer does, so what one connection holds stays bounded.
+    /// </remarks>
     public EnqueueResult TryEnqueue(ReadOnlyMemory<byte> frame)
     {
         if (Volatile.Read(ref _state) != Open)
@@ -101,7 +112,10 @@ internal sealed class OutboundQueue
 
         long added = OneFrame + frame.Length;
         long queued = Interlocked.Add(ref _queued, added);
-        if ((queued >> FrameShift) > _options.MaxQueueFrames || (queued & ByteMask) > _options.MaxQueueBytes)
+        long frames = queued >> FrameShift;
+        long bytes = queued & ByteMask;
+        if ((frames > _options.MaxQueueFrames || bytes > _options.MaxQueueBytes)
+            && (frames > HardBoundFactor * (long)_options.MaxQueueFrames || bytes > HardBoundFactor * (long)_options.MaxQueueBytes || WriterStuck()))
         {
             Interlocked.Add(ref _queued, -added);
             if (!RequestClose(RelayCloseCodes.SlowConsumer, "slow consumer", discardQueued: true))
@@ -121,6 +135,29 @@ internal sealed class OutboundQueue
         }
 
         return EnqueueResult.Queued;
+    }
+
+    /// <summary>How far over its bounds a connection that is behind may go while its reader keeps taking data.</summary>
+    internal const int HardBoundFactor = 4;
+
+    private bool WriterStuck()
+    {
+        long started = Volatile.Read(ref _sendStarted);
+        return started != 0 && Stopwatch.GetElapsedTime(started) >= _options.SlowConsumerTimeout;
+    }
+
+    // Around every send of the writer loop (once per coalesced frame, not per delivery): what WriterStuck reads.
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken abort)
+    {
+        Volatile.Write(ref _sendStarted, Stopwatch.GetTimestamp());
+        try
+        {
+            await _socket.SendAsync(frame, abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _sendStarted, 0);
+        }
     }
 
     private EnqueueResult Refused()
@@ -194,7 +231,7 @@ internal sealed class OutboundQueue
 
                     if (!reader.TryPeek(out ReadOnlyMemory<byte> next) || frame.Length + 1 + next.Length > _options.MaxFrameBytes)
                     {
-                        await _socket.SendAsync(frame, abort).ConfigureAwait(false);
+                        await SendAsync(frame, abort).ConfigureAwait(false);
                         continue;
                     }
 
@@ -266,7 +303,7 @@ internal sealed class OutboundQueue
             // One accounting update per coalesced batch rather than per frame.
             Dequeued(frames, bytes);
 
-            await _socket.SendAsync(buffer.AsMemory(0, length), abort).ConfigureAwait(false);
+            await SendAsync(buffer.AsMemory(0, length), abort).ConfigureAwait(false);
         }
         finally
         {

@@ -14,11 +14,27 @@ public sealed class GroupRelayOptions
     /// <summary>Largest client frame in bytes; a larger one closes that connection with 1009. Also the coalescing limit for outgoing frames. Default 64 KiB.</summary>
     public int MaxFrameBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Bound of a connection's outbound queue in bytes; above it the connection is closed with 4001. Default 1 MiB.</summary>
+    /// <summary>
+    /// Bound of a connection's outbound queue in bytes. Above it the connection is behind: it is closed with 4001 (a slow
+    /// consumer, PROTOCOL.md section 5) when its writer has been stuck in one send for <see cref="SlowConsumerTimeout"/>,
+    /// or at once above four times this bound. Default 1 MiB; at least twice <see cref="MaxFrameBytes"/>.
+    /// </summary>
     public int MaxQueueBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Bound of a connection's outbound queue in frames; above it the connection is closed with 4001. Default 1,024.</summary>
+    /// <summary>
+    /// Bound of a connection's outbound queue in frames, judged like <see cref="MaxQueueBytes"/> (over it: behind; over
+    /// four times it: closed with 4001 at once). Default 1,024, so a reader that keeps reading takes a burst of 4,096
+    /// frames (twenty connections each sending their whole <see cref="RateLimitBurst"/> of 200 into one group) unharmed.
+    /// </summary>
     public int MaxQueueFrames { get; set; } = 1024;
+
+    /// <summary>
+    /// How long the writer of a connection that is over its queue bounds may be stuck in one send (the client stopped
+    /// reading, or reads slower than one frame per this time) before the connection is closed with 4001. A reader that
+    /// keeps taking data is never closed for a burst the server admitted, up to four times the bounds. Default 5 s;
+    /// <see cref="TimeSpan.Zero"/> closes a connection that is behind as soon as its writer is inside a send.
+    /// </summary>
+    public TimeSpan SlowConsumerTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Whether the per-connection request rate limit is enforced. Default true.</summary>
     public bool RateLimitEnabled { get; set; } = true;

@@ -22,6 +22,7 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MaxFrameBytes), options.MaxFrameBytes, 256, 16 * 1024 * 1024);
         Range(nameof(options.MaxQueueBytes), options.MaxQueueBytes, 1024, int.MaxValue);
         Range(nameof(options.MaxQueueFrames), options.MaxQueueFrames, 1, 1_000_000);
+        Range(nameof(options.SlowConsumerTimeout) + " (seconds)", options.SlowConsumerTimeout.TotalSeconds, 0, 3600);
         if (options.RateLimitEnabled)
         {
             Range(nameof(options.RateLimitPerSecond), options.RateLimitPerSecond, 0.001, 1_000_000);
