@@ -14,7 +14,7 @@ namespace GroupRelay.Redis.Tests;
 public sealed class PendingPublishTests
 {
     private static PendingPublish Pending(bool waitForEcho)
-        => new(new byte[] { 1, 2, 3 }, 1, publishId: 7, "alice", timestamp: 1, compact: true, skip: null, waitForEcho ? Environment.TickCount64 : null);
+        => new(publishId: 7, new byte[] { 1, 2, 3 }, 1, new OutgoingMessage("alice", Timestamp: 1, Compact: true, Skip: null), waitForEcho ? Environment.TickCount64 : null);
 
     [Fact]
     public async Task WithoutEcho_TheSeqCompletesIt()

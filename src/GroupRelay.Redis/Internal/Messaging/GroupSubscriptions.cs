@@ -8,11 +8,6 @@ using StackExchange.Redis;
 
 namespace GroupRelay.Internal;
 
-/// <summary>A group channel this node subscribed to, handed to <see cref="GroupMessageReceiver"/>.</summary>
-/// <param name="GroupId">The group.</param>
-/// <param name="Queue">The subscription's queue: messages wait in it, in publication order, until the receiver reads them.</param>
-internal readonly record struct GroupChannelSubscription(string GroupId, ChannelMessageQueue Queue);
-
 /// <summary>
 /// This node's subscriptions to group channels: a node is subscribed to a group's channel exactly while it holds a
 /// member of the group (the first local member subscribes before its <c>welcome</c> is sent, the last one unsubscribes).

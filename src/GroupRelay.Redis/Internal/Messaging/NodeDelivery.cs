@@ -67,14 +67,14 @@ internal sealed class NodeDelivery
     }
 
     /// <summary>Redis is away: takes the next seq on this node (continuing from the last it saw) and delivers here only.</summary>
-    public long DeliverNext(string groupId, string from, long timestamp, ReadOnlySpan<byte> body, bool compact, string? skip)
+    public long DeliverNext(string groupId, OutgoingMessage message, ReadOnlySpan<byte> body)
     {
         GroupSequence sequence = Sequence(groupId);
         lock (sequence)
         {
             long seq = sequence.LastSeq + 1;
             Volatile.Write(ref sequence.LastSeqField, seq);
-            _local.DeliverMessage(_directory.GetMembers(groupId), groupId, from, seq, timestamp, body, compact, skip);
+            _local.DeliverMessage(_directory.GetMembers(groupId), groupId, message.From, seq, message.Timestamp, body, message.Compact, message.Skip);
             return seq;
         }
     }

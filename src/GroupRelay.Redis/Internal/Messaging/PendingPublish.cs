@@ -13,7 +13,7 @@ namespace GroupRelay.Internal;
 /// message, the echo by whoever removes it from <see cref="EchoTracker"/>), and the interlocked decrement orders the
 /// seq's write before the read of whichever release comes last.
 /// </remarks>
-internal sealed class PendingPublish(byte[] tail, int bodyLength, long publishId, string from, long timestamp, bool compact, string? skip, long? echoWaitStarted)
+internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength, OutgoingMessage message, long? echoWaitStarted)
 {
     private long _seq;
 
@@ -27,13 +27,8 @@ internal sealed class PendingPublish(byte[] tail, int bodyLength, long publishId
 
     public long PublishId { get; } = publishId;
 
-    public string From { get; } = from;
-
-    public long Timestamp { get; } = timestamp;
-
-    public bool Compact { get; } = compact;
-
-    public string? Skip { get; } = skip;
+    /// <summary>What the local fallback needs to deliver the message without Redis.</summary>
+    public OutgoingMessage Message { get; } = message;
 
     /// <summary>Whether the sender waits for its echo.</summary>
     public bool WaitsForEcho { get; } = echoWaitStarted is not null;

@@ -60,13 +60,10 @@ internal sealed class RedisMessagePublisher
         // The body is read here, and never again: the relay pipelines sends (see IRelayBackplane), so the caller's
         // buffer holds the next frame once this returns.
         var pending = new PendingPublish(
+            publishId,
             RedisPayload.MessageTail(_keys.NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span),
             body.Length,
-            publishId,
-            from,
-            timestamp,
-            bodyIsCompact,
-            skip,
+            new OutgoingMessage(from, timestamp, bodyIsCompact, skip),
             waitForEcho ? Environment.TickCount64 : null);
         if (waitForEcho)
         {
@@ -147,7 +144,7 @@ internal sealed class RedisMessagePublisher
             // Redis is away: deliver here, in order, and release each sender's echo wait (the echo was just queued).
             foreach (PendingPublish message in batch)
             {
-                long seq = _delivery.DeliverNext(groupId, message.From, message.Timestamp, message.Body, message.Compact, message.Skip);
+                long seq = _delivery.DeliverNext(groupId, message.Message, message.Body);
                 _echoes.Complete(message.PublishId);
                 message.SeqKnown(seq);
             }
