@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.Metrics;
 using System.IO;
 using System.Threading.Tasks;
 using GroupRelay;
@@ -7,6 +8,8 @@ using GroupRelay.Redis;
 using GroupRelay.ScaleOut;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -68,18 +71,108 @@ public static class GroupRelayRedisBuilderExtensions
         });
     }
 
-    // Every overload funnels here: one place replaces the in-process defaults.
+    // Every overload funnels here: one place replaces the in-process defaults. Built in one direction, like the core:
+    // connection -> stores (wrapping Core's in-memory ones) -> local delivery (Core) -> node delivery -> publisher,
+    // events, backplane -> heartbeat and resync -> hosted service. Each part gets what it needs through its constructor.
     private static IGroupRelayBuilder AddRedisCore(this IGroupRelayBuilder builder, Action<RedisRelayOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
         IServiceCollection services = builder.Services;
         services.AddOptions<RedisRelayOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRelayOptions>, RedisRelayOptionsValidator>());
-        services.TryAddSingleton<RedisRelayNode>();
-        services.Replace(ServiceDescriptor.Singleton<IPresenceRegistry>(sp => new RedisPresenceRegistry(sp.GetRequiredService<RedisRelayNode>())));
-        services.Replace(ServiceDescriptor.Singleton<IGroupDirectory>(sp => new RedisGroupDirectory(sp.GetRequiredService<RedisRelayNode>())));
-        services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(sp.GetRequiredService<RedisRelayNode>(), sp.GetRequiredService<RelayLocalDelivery>())));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisRelayHostedService>());
+
+        // The connection and what every part shares.
+        services.TryAddSingleton(sp => new RedisKeys(Options(sp).Prefix, Guid.NewGuid().ToString("N")));
+        services.TryAddSingleton(sp => new RedisRelayMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new RedisConnection(Options(sp), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
+        services.TryAddSingleton(sp => new RedisGuard(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
+        services.TryAddSingleton(_ => new SharedExclusiveGate());
+
+        // The stores: Core's in-memory ones are the local truth, mirrored into Redis.
+        services.TryAddSingleton(sp => new GroupSubscriptions(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<InMemoryGroupDirectory>()));
+        services.Replace(ServiceDescriptor.Singleton<IPresenceRegistry>(sp => new RedisPresenceRegistry(
+            sp.GetRequiredService<InMemoryPresenceRegistry>(),
+            sp.GetRequiredService<SharedExclusiveGate>(),
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<RedisKeys>())));
+        services.Replace(ServiceDescriptor.Singleton<IGroupDirectory>(sp => new RedisGroupDirectory(
+            sp.GetRequiredService<InMemoryGroupDirectory>(),
+            sp.GetRequiredService<InMemoryPresenceRegistry>(),
+            sp.GetRequiredService<SharedExclusiveGate>(),
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<GroupSubscriptions>(),
+            sp.GetRequiredService<RedisKeys>())));
+
+        // Above the relay's local delivery: what Redis carries in and out.
+        services.TryAddSingleton(sp => new NodeDelivery(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<InMemoryGroupDirectory>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
+        services.TryAddSingleton(sp => new EchoTracker(Options(sp).EchoTimeout));
+        services.TryAddSingleton(_ => new MembershipAcks());
+        services.TryAddSingleton(sp => new RedisAnnouncer(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
+        services.TryAddSingleton(sp => new RedisMessagePublisher(
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<GroupSubscriptions>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<RedisRelayMetrics>()));
+        services.TryAddSingleton(sp => new RedisMembershipChanges(
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<MembershipAcks>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
+        services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(
+            sp.GetRequiredService<RedisMessagePublisher>(),
+            sp.GetRequiredService<RedisAnnouncer>(),
+            sp.GetRequiredService<RedisMembershipChanges>())));
+        services.TryAddSingleton(sp => new GroupMessageReceiver(
+            sp.GetRequiredService<GroupSubscriptions>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
+        services.TryAddSingleton(sp => new RedisEventsChannel(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<MembershipAcks>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
+
+        // The node's life: heartbeat, reaper, resync.
+        services.TryAddSingleton(sp => new RedisNodeEntries(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<InMemoryPresenceRegistry>(),
+            sp.GetRequiredService<InMemoryGroupDirectory>(),
+            sp.GetRequiredService<NodeDelivery>()));
+        services.TryAddSingleton(sp => new NodeResync(
+            sp.GetRequiredService<SharedExclusiveGate>(),
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<RedisNodeEntries>(),
+            sp.GetRequiredService<GroupSubscriptions>(),
+            sp.GetRequiredService<RedisEventsChannel>(),
+            sp.GetRequiredService<RedisAnnouncer>()));
+        services.TryAddSingleton(sp => new NodeHeartbeat(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<NodeResync>(),
+            sp.GetRequiredService<RedisNodeEntries>(),
+            sp.GetRequiredService<RedisAnnouncer>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
+        services.TryAddSingleton(sp => new RedisRelayHostedService(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<NodeHeartbeat>(),
+            sp.GetRequiredService<GroupMessageReceiver>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<RedisGuard>(),
+            Logger(sp)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisRelayHostedService>(sp => sp.GetRequiredService<RedisRelayHostedService>()));
         return builder;
     }
+
+    private static RedisRelayOptions Options(IServiceProvider services) => services.GetRequiredService<IOptions<RedisRelayOptions>>().Value;
+
+    private static ILogger Logger(IServiceProvider services) => services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay.Redis") ?? NullLogger.Instance;
 }

@@ -13,13 +13,13 @@ namespace GroupRelay.Redis.Tests;
 /// </summary>
 public sealed class PendingPublishTests
 {
-    private static RedisRelayNode.PendingPublish Pending(bool waitForEcho)
-        => new(new byte[] { 1, 2, 3 }, 1, publishId: 7, "alice", timestamp: 1, compact: true, skip: null, waitForEcho ? Environment.TickCount64 : null);
+    private static PendingPublish Pending(bool waitForEcho)
+        => new(publishId: 7, new byte[] { 1, 2, 3 }, 1, new OutgoingMessage("alice", Timestamp: 1, Compact: true, Skip: null), waitForEcho ? Environment.TickCount64 : null);
 
     [Fact]
     public async Task WithoutEcho_TheSeqCompletesIt()
     {
-        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: false);
+        PendingPublish pending = Pending(waitForEcho: false);
 
         pending.SeqKnown(42);
 
@@ -30,7 +30,7 @@ public sealed class PendingPublishTests
     [Fact]
     public async Task WithEcho_TheSeqAloneDoesNotCompleteIt_TheEchoThenDoes()
     {
-        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+        PendingPublish pending = Pending(waitForEcho: true);
 
         pending.SeqKnown(42);
         pending.Done.Task.IsCompleted.Should().BeFalse("the ack must not overtake the sender's echo");
@@ -43,7 +43,7 @@ public sealed class PendingPublishTests
     [Fact]
     public async Task WithEcho_AnEchoBeforeTheSeq_CompletesItWithTheSeqThatComesLater()
     {
-        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+        PendingPublish pending = Pending(waitForEcho: true);
 
         pending.EchoDone();
         pending.Done.Task.IsCompleted.Should().BeFalse("the seq is not known yet");
@@ -58,7 +58,7 @@ public sealed class PendingPublishTests
     {
         for (int i = 1; i <= 2_000; i++)
         {
-            RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+            PendingPublish pending = Pending(waitForEcho: true);
             using var start = new Barrier(2);
             long seq = i;
             Task echo = Task.Run(() =>
@@ -80,7 +80,7 @@ public sealed class PendingPublishTests
     [Fact]
     public async Task AFailure_FaultsIt_AndALateEchoChangesNothing()
     {
-        RedisRelayNode.PendingPublish pending = Pending(waitForEcho: true);
+        PendingPublish pending = Pending(waitForEcho: true);
 
         pending.Done.TrySetException(new InvalidOperationException("script failed"));
         pending.EchoDone();

@@ -28,7 +28,7 @@ public sealed class RedisRelayNodeHost : IAsyncDisposable
 
     public IGroupRelay Relay => Services.GetRequiredService<IGroupRelay>();
 
-    internal RedisRelayNode Node => Services.GetRequiredService<RedisRelayNode>();
+    internal RedisRelayHostedService Node => Services.GetRequiredService<RedisRelayHostedService>();
 
     /// <param name="redisEndpoint">The test's own redis-server.</param>
     /// <param name="membership">The membership source.</param>

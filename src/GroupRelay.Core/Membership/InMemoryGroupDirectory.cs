@@ -70,8 +70,32 @@ public sealed class InMemoryGroupDirectory : IGroupDirectory
     public ValueTask<IReadOnlyList<string>> GetMembersAsync(string groupId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(groupId);
-        return new ValueTask<IReadOnlyList<string>>(_members.Get(groupId));
+        return new ValueTask<IReadOnlyList<string>>(GetMembers(groupId));
     }
+
+    /// <summary>
+    /// The synchronous form of <see cref="GetMembersAsync"/>: a snapshot of the online members of a group (empty when
+    /// the group does not exist), for a caller that wraps this store and delivers on a path that cannot await.
+    /// </summary>
+    /// <param name="groupId">The group id.</param>
+    /// <returns>An immutable snapshot; O(1), and no allocation once built after a change.</returns>
+    /// <remarks>Thread-safe: reads the group's current snapshot without taking its lock.</remarks>
+    public IReadOnlyList<string> GetMembers(string groupId)
+    {
+        ArgumentNullException.ThrowIfNull(groupId);
+        return _members.Get(groupId);
+    }
+
+    /// <summary>
+    /// Every group with at least one online member, for a caller that must write the whole index elsewhere again (a
+    /// scale-out backplane's resynchronisation); read each group's members with <see cref="GetMembers"/>.
+    /// </summary>
+    /// <returns>A new list of group ids; O(groups), allocates the list.</returns>
+    /// <remarks>
+    /// Thread-safe, but not atomic across groups: a group added or emptied while the list is built may or may not be in
+    /// it, so a caller that needs an exact picture keeps writers out meanwhile.
+    /// </remarks>
+    public IReadOnlyList<string> GetAllGroups() => new List<string>(_members.Keys);
 
     /// <inheritdoc />
     public ValueTask<bool> IsMemberAsync(string groupId, string userId, CancellationToken cancellationToken = default)

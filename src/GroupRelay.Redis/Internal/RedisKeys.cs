@@ -9,6 +9,7 @@ namespace GroupRelay.Internal;
 /// (UTF-8, no padding), so an id with <c>*</c>, <c>:</c>, spaces, newlines or any other character can neither
 /// collide with another id nor act as a pattern. Values and hash fields hold ids as they are.
 /// </summary>
+/// <remarks>Thread-safety: immutable; this node's identity (a new id at every start) and its names.</remarks>
 internal sealed class RedisKeys
 {
     public RedisKeys(string prefix, string nodeId)

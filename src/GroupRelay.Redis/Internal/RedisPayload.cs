@@ -10,6 +10,10 @@ namespace GroupRelay.Internal;
 /// The binary payloads on the channels: one kind byte, then length-prefixed (int32, little endian) UTF-8 fields,
 /// and for messages the body as the rest. Ids are data here too: no separator inside them can confuse the reader.
 /// </summary>
+/// <remarks>
+/// Thread-safety: stateless. A run-time membership change (<see cref="Added"/>, <see cref="Removed"/>) carries the user
+/// and the group, then the asking node's id and a request id, which a node reading only the first two ignores.
+/// </remarks>
 internal static class RedisPayload
 {
     /// <summary>A batch of messages of one group: <c>B&lt;first seq&gt;|</c>, then what <see cref="Batch"/> wrote.</summary>
@@ -20,7 +24,13 @@ internal static class RedisPayload
     public const byte Added = (byte)'A';
     public const byte Removed = (byte)'R';
 
-    /// <summary>The part of a message payload after <c>M{seq}|</c>, which the publish script writes.</summary>
+    /// <summary>A node applied a run-time membership change: the asking node's id, then the change's request id.</summary>
+    public const byte Acknowledged = (byte)'K';
+
+    /// <summary>
+    /// One message of a batch (see <see cref="Batch"/>): origin node, publish id, connection to skip, sender, timestamp,
+    /// compact flag, then the body as the rest. The publish script writes <c>B{first seq}|</c> before the batch.
+    /// </summary>
     public static byte[] MessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body)
     {
         // Sized exactly and written in place: one allocation per message, where a growing writer took three.

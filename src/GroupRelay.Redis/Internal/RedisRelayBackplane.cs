@@ -6,26 +6,33 @@ using GroupRelay.ScaleOut;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// The <see cref="IRelayBackplane"/> over Redis: a message's seq is taken and the message published by one Lua script
-/// (so publication order is seq order), each node delivers what it receives on a group's channel one message at a time.
+/// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (seq
+/// and PUBLISH in one script), events to <see cref="RedisAnnouncer"/>, run-time membership changes to
+/// <see cref="RedisMembershipChanges"/>. What arrives from Redis is delivered by <see cref="GroupMessageReceiver"/> and
+/// <see cref="RedisEventsChannel"/> through <see cref="NodeDelivery"/>, which holds this node's
+/// <see cref="RelayLocalDelivery"/>.
 /// </summary>
+/// <remarks>Thread-safety in one sentence: stateless; each collaborator is thread-safe.</remarks>
 internal sealed class RedisRelayBackplane : IRelayBackplane
 {
-    private readonly RedisRelayNode _node;
+    private readonly RedisMessagePublisher _publisher;
+    private readonly RedisAnnouncer _announcer;
+    private readonly RedisMembershipChanges _membership;
 
-    public RedisRelayBackplane(RedisRelayNode node, RelayLocalDelivery localDelivery)
+    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisAnnouncer announcer, RedisMembershipChanges membership)
     {
-        _node = node;
-        _node.Attach(localDelivery);
+        _publisher = publisher;
+        _announcer = announcer;
+        _membership = membership;
     }
 
     public ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default)
-        => _node.PublishMessageAsync(groupId, from, body, bodyIsCompact, sender, echo);
+        => _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo);
 
-    public void PublishMemberEvent(string groupId, string userId, bool joined) => _node.PublishMemberEvent(groupId, userId, joined);
+    public void PublishMemberEvent(string groupId, string userId, bool joined) => _announcer.PublishMemberEvent(groupId, userId, joined);
 
-    public void PublishPresence(string userId, bool online, string? status) => _node.PublishPresence(userId, online, status);
+    public void PublishPresence(string userId, bool online, string? status) => _announcer.PublishPresence(userId, online, status);
 
     public Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default)
-        => _node.ChangeMembershipAsync(userId, groupId, add, cancellationToken);
+        => _membership.ChangeMembershipAsync(userId, groupId, add, cancellationToken);
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace GroupRelay.Internal;
 
 /// <summary>Every log line of GroupRelay.Redis (event ids 300-399). Message bodies are never logged.</summary>
+/// <remarks>Thread-safe: stateless.</remarks>
 internal static partial class RedisRelayLog
 {
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Redis scale-out node {NodeId} starting (prefix '{Prefix}', node timeout {NodeTimeout}).")]
@@ -38,4 +39,7 @@ internal static partial class RedisRelayLog
 
     [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Redis is unavailable: {Count} operations fell back to this node's local state since the last report.")]
     public static partial void Degraded(ILogger logger, long count);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "A run-time membership change was acknowledged by {Acks} of {Expected} nodes within {Timeout}; returning anyway.")]
+    public static partial void MembershipAckTimedOut(ILogger logger, int acks, int expected, TimeSpan timeout);
 }

@@ -5,6 +5,7 @@ using System.Diagnostics.Metrics;
 namespace GroupRelay.Internal;
 
 /// <summary>The Redis scale-out's instruments on the <c>GroupRelay</c> meter (names <c>grouprelay.redis.*</c>).</summary>
+/// <remarks>Thread-safe: instruments are thread-safe and created in the constructor (the gauge once, by the connection).</remarks>
 internal sealed class RedisRelayMetrics : IDisposable
 {
     private readonly Meter _meter;
@@ -15,8 +16,9 @@ internal sealed class RedisRelayMetrics : IDisposable
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _reaped;
     private readonly Counter<long> _outOfOrder;
+    private readonly Counter<long> _ackTimeouts;
 
-    public RedisRelayMetrics(IMeterFactory? meterFactory, Func<bool> isConnected)
+    public RedisRelayMetrics(IMeterFactory? meterFactory)
     {
         if (meterFactory is null)
         {
@@ -28,14 +30,18 @@ internal sealed class RedisRelayMetrics : IDisposable
             _meter = meterFactory.Create("GroupRelay");
         }
 
-        _meter.CreateObservableGauge("grouprelay.redis.connected", () => isConnected() ? 1 : 0, "1", "1 while this node is connected to Redis, else 0.");
         _stateChanges = _meter.CreateCounter<long>("grouprelay.redis.connection.state_changes", "{change}", "Redis connection state changes, by state (lost, restored).");
         _published = _meter.CreateCounter<long>("grouprelay.redis.published", "{message}", "Messages and events published to Redis, by kind.");
         _received = _meter.CreateCounter<long>("grouprelay.redis.received", "{message}", "Messages and events received from Redis, by kind.");
         _fallbacks = _meter.CreateCounter<long>("grouprelay.redis.fallbacks", "{operation}", "Operations served from local state because Redis was unavailable, by operation.");
         _reaped = _meter.CreateCounter<long>("grouprelay.redis.nodes.reaped", "{node}", "Dead nodes whose users this node removed.");
         _outOfOrder = _meter.CreateCounter<long>("grouprelay.redis.out_of_order", "{message}", "Messages dropped because their seq was not above the last one delivered.");
+        _ackTimeouts = _meter.CreateCounter<long>("grouprelay.redis.membership.ack_timeouts", "{change}", "Run-time membership changes whose nodes did not all acknowledge within EchoTimeout.");
     }
+
+    /// <summary>Creates the <c>grouprelay.redis.connected</c> gauge; called once, by the connection it observes.</summary>
+    public void ObserveConnected(Func<bool> isConnected)
+        => _meter.CreateObservableGauge("grouprelay.redis.connected", () => isConnected() ? 1 : 0, "1", "1 while this node is connected to Redis, else 0.");
 
     public void StateChanged(string state) => _stateChanges.Add(1, new KeyValuePair<string, object?>("state", state));
 
@@ -48,6 +54,8 @@ internal sealed class RedisRelayMetrics : IDisposable
     public void Reaped() => _reaped.Add(1);
 
     public void OutOfOrder() => _outOfOrder.Add(1);
+
+    public void MembershipAckTimedOut() => _ackTimeouts.Add(1);
 
     public void Dispose()
     {

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 namespace GroupRelay.Internal;
 
 /// <summary>Validates <see cref="RedisRelayOptions"/> at start-up; each failure names the option.</summary>
+/// <remarks>Thread-safety: stateless.</remarks>
 internal sealed class RedisRelayOptionsValidator : IValidateOptions<RedisRelayOptions>
 {
     public ValidateOptionsResult Validate(string? name, RedisRelayOptions options)

@@ -2,8 +2,9 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// The Lua scripts. Each runs atomically in Redis; ids only ever arrive as KEYS/ARGV values, never inside the
-/// script text. They assume one Redis (or one primary): keys are built from the prefix inside two of them.
+/// script text. They assume one Redis (or one primary): keys are built from the prefix inside some of them.
 /// </summary>
+/// <remarks>Thread-safety: constants.</remarks>
 internal static class RedisScripts
 {
     /// <summary>
@@ -131,5 +132,22 @@ internal static class RedisScripts
         end
         redis.call('DEL', nu, nm)
         return {offline, gone}
+        """;
+
+    /// <summary>
+    /// KEYS[1] online, KEYS[2] group members, KEYS[3] nodes; ARGV[1] prefix, ARGV[2] user, ARGV[3] '1' to add or '0' to
+    /// remove, ARGV[4] events channel, ARGV[5] the change's payload. Returns -1 (nothing published) when the user is
+    /// offline, or already a member (add), or not a member (remove); otherwise PUBLISHes the change and returns how many
+    /// live nodes hold a connection of the user (each acknowledges once it applied the change).
+    /// </summary>
+    public const string ChangeMembership = """
+        if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return -1 end
+        if (redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1) == (ARGV[3] == '1') then return -1 end
+        local holders = 0
+        for _, node in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+          if redis.call('HEXISTS', ARGV[1] .. ':n:' .. node .. ':u', ARGV[2]) == 1 then holders = holders + 1 end
+        end
+        redis.call('PUBLISH', ARGV[4], ARGV[5])
+        return holders
         """;
 }

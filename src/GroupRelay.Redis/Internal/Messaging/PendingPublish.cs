@@ -1,0 +1,56 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GroupRelay.Internal;
+
+/// <summary>
+/// A message waiting to be published. <see cref="Done"/> completes with its seq once the seq is known and, when the
+/// sender waits for its echo, the echo was delivered (or given up on): whichever comes last completes it.
+/// </summary>
+/// <remarks>
+/// Thread-safety in one sentence: each wait is released exactly once (the seq by the one batch that publishes the
+/// message, the echo by whoever removes it from <see cref="EchoTracker"/>), and the interlocked decrement orders the
+/// seq's write before the read of whichever release comes last.
+/// </remarks>
+internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength, OutgoingMessage message, long? echoWaitStarted)
+{
+    private long _seq;
+
+    // What is still awaited: the seq, and the echo if there is one.
+    private int _waits = echoWaitStarted is null ? 1 : 2;
+
+    /// <summary>The payload after <c>B{first seq}|</c> and the count (see <see cref="RedisPayload.MessageTail"/>).</summary>
+    public byte[] Tail { get; } = tail;
+
+    public ReadOnlySpan<byte> Body => Tail.AsSpan(Tail.Length - bodyLength);
+
+    public long PublishId { get; } = publishId;
+
+    /// <summary>What the local fallback needs to deliver the message without Redis.</summary>
+    public OutgoingMessage Message { get; } = message;
+
+    /// <summary>Whether the sender waits for its echo.</summary>
+    public bool WaitsForEcho { get; } = echoWaitStarted is not null;
+
+    /// <summary>When the sender started to wait for its echo (Environment.TickCount64); only read for messages that wait.</summary>
+    public long EchoWaitStarted { get; } = echoWaitStarted ?? 0;
+
+    public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void SeqKnown(long seq)
+    {
+        Volatile.Write(ref _seq, seq);
+        Release();
+    }
+
+    public void EchoDone() => Release();
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _waits) == 0)
+        {
+            Done.TrySetResult(Volatile.Read(ref _seq));
+        }
+    }
+}
