@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Core.Tests.Infrastructure;
 using GroupRelay.Internal;
+using GroupRelay.ScaleOut;
 using Xunit;
 
 namespace GroupRelay.Core.Tests;
@@ -112,18 +113,35 @@ public sealed class FrameWriterTests
     [Fact]
     public void Welcome_HasProtocolFields()
     {
-        JsonElement parsed = ParseFrame(FrameWriter.Welcome("c-7f3a", "alice", new[] { "family", "team" }));
+        JsonElement parsed = ParseFrame(FrameWriter.Welcome("c-7f3a", "alice", new[] { "family", "team" }, new[] { new StreamPosition("q81Zk", 7), new StreamPosition("Zp0w1", 42) }));
 
-        Names(parsed).Should().Equal("type", "connectionId", "user", "groups");
+        Names(parsed).Should().Equal("type", "connectionId", "user", "groups", "positions");
         parsed.GetProperty("type").GetString().Should().Be("welcome");
         parsed.GetProperty("connectionId").GetString().Should().Be("c-7f3a");
         parsed.GetProperty("user").GetString().Should().Be("alice");
         parsed.GetProperty("groups").EnumerateArray().Select(g => g.GetString()).Should().Equal("family", "team");
+        parsed.GetProperty("positions").GetProperty("family").GetProperty("epoch").GetString().Should().Be("q81Zk");
+        parsed.GetProperty("positions").GetProperty("family").GetProperty("seq").GetInt64().Should().Be(7);
+        parsed.GetProperty("positions").GetProperty("team").GetProperty("epoch").GetString().Should().Be("Zp0w1");
+        parsed.GetProperty("positions").GetProperty("team").GetProperty("seq").GetInt64().Should().Be(42);
     }
 
     [Fact]
-    public void Welcome_NoGroups_EmptyArray()
-        => ParseFrame(FrameWriter.Welcome("c", "u", Array.Empty<string>())).GetProperty("groups").GetArrayLength().Should().Be(0);
+    public void Welcome_NoGroups_EmptyArrayAndNoPositions()
+    {
+        JsonElement parsed = ParseFrame(FrameWriter.Welcome("c", "u", Array.Empty<string>(), Array.Empty<StreamPosition>()));
+        parsed.GetProperty("groups").GetArrayLength().Should().Be(0);
+        parsed.GetProperty("positions").EnumerateObject().Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Ack_Duplicate_IsMarked()
+    {
+        JsonElement parsed = ParseFrame(FrameWriter.Ack("m1", 42, duplicate: true));
+        Names(parsed).Should().Equal("type", "id", "seq", "duplicate");
+        parsed.GetProperty("duplicate").GetBoolean().Should().BeTrue();
+        Names(ParseFrame(FrameWriter.Ack("m1", 42))).Should().NotContain("duplicate");
+    }
 
     [Fact]
     public void Ack_WithAndWithoutSeq()
@@ -216,10 +234,15 @@ public sealed class FrameWriterTests
     [InlineData(false, "removed")]
     public void MembershipEvent_HasTypeGroup(bool added, string type)
     {
-        JsonElement parsed = ParseFrame(FrameWriter.MembershipEvent(added, "g3"));
+        JsonElement parsed = ParseFrame(FrameWriter.MembershipEvent(added, "g3", new StreamPosition("q81Zk", 12)));
 
-        Names(parsed).Should().Equal("type", "group");
+        Names(parsed).Should().Equal(added ? new[] { "type", "group", "epoch", "seq" } : new[] { "type", "group" });
         parsed.GetProperty("type").GetString().Should().Be(type);
         parsed.GetProperty("group").GetString().Should().Be("g3");
+        if (added)
+        {
+            parsed.GetProperty("epoch").GetString().Should().Be("q81Zk");
+            parsed.GetProperty("seq").GetInt64().Should().Be(12);
+        }
     }
 }

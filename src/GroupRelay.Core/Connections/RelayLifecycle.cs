@@ -80,6 +80,10 @@ internal sealed class RelayLifecycle
             return connection;
         }
 
+        // The streams' positions are read before the connection becomes reachable, so a message published meanwhile has
+        // a seq above them: a client sees it live or asks history for it (PROTOCOL.md section 6).
+        IReadOnlyList<StreamPosition> positions = await _backplane.GetPositionsAsync(groups, CancellationToken.None).ConfigureAwait(false);
+
         // Once begun, registration runs to the end (CancellationToken.None): half a registration would leak entries.
         using (await _local.Gate.EnterAsync(userId, CancellationToken.None).ConfigureAwait(false))
         {
@@ -88,7 +92,7 @@ internal sealed class RelayLifecycle
                 return connection;
             }
 
-            LocalRegistration registration = await _local.RegisterAsync(connection, groups, FrameWriter.Welcome(connectionId, userId, groups)).ConfigureAwait(false);
+            LocalRegistration registration = await _local.RegisterAsync(connection, groups, positions, FrameWriter.Welcome(connectionId, userId, groups, positions)).ConfigureAwait(false);
             if (registration.WasOnlineHere)
             {
                 // The host's data changed since the user's other connections loaded it: they followed ('added'/

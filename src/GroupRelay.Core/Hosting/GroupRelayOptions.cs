@@ -66,6 +66,16 @@ public sealed class GroupRelayOptions
     /// <summary>Deepest JSON nesting accepted in a client frame. Default 64.</summary>
     public int MaxJsonDepth { get; set; } = 64;
 
+    /// <summary>
+    /// How long a <c>send</c>'s <c>id</c> is remembered per user as an idempotency key: a repeat inside the window, on any
+    /// connection of the user (and with a backplane on any node), delivers nothing again and gets the first outcome with
+    /// <c>"duplicate":true</c> (PROTOCOL.md section 3, "Idempotent send"). Default 2 minutes.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Most idempotency keys remembered per user; over it the oldest is forgotten first. Default 1,000.</summary>
+    public int MaxIdempotencyKeysPerUser { get; set; } = 1000;
+
     /// <summary>Whether online members get <c>joined</c>/<c>left</c> events when a member comes online or goes offline. Default true.</summary>
     public bool SendJoinLeaveEvents { get; set; } = true;
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 
 namespace GroupRelay.Internal;
 
@@ -42,7 +43,8 @@ internal sealed class GroupRelayService : IGroupRelay
             throw new ArgumentException("The body is not valid JSON: " + ex.Message, nameof(utf8JsonBody), ex);
         }
 
-        return await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, cancellationToken).ConfigureAwait(false);
+        PublishOutcome outcome = await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, idempotencyKey: null, cancellationToken).ConfigureAwait(false);
+        return outcome.Seq;
     }
 
     public ValueTask<long> PublishAsync(string groupId, JsonElement body, string from, CancellationToken cancellationToken = default)

@@ -62,7 +62,8 @@ public static class GroupRelayServiceCollectionExtensions
             sp.GetRequiredService<RelayMetrics>(),
             Options(sp),
             sp.GetService<TimeProvider>() ?? TimeProvider.System));
-        services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), Logger(sp)));
+        services.TryAddSingleton(sp => new IdempotencyKeys(Options(sp), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IdempotencyKeys>(), Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
         services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));

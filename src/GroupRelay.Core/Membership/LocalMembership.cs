@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 
 namespace GroupRelay.Internal;
 
@@ -44,7 +45,11 @@ internal sealed class LocalMembership
     /// user is online here already, queues <paramref name="welcome"/> as the connection's first frame, and only then makes
     /// the connection reachable. The caller holds the user's <see cref="Gate"/> stripe.
     /// </summary>
-    public async ValueTask<LocalRegistration> RegisterAsync(RelayConnection connection, string[] groups, byte[] welcome)
+    /// <param name="connection">The new connection.</param>
+    /// <param name="groups">The user's groups, as the host's data says now.</param>
+    /// <param name="positions">The streams' positions of <paramref name="groups"/>, in the same order (for <c>added</c>).</param>
+    /// <param name="welcome">The <c>welcome</c> frame.</param>
+    public async ValueTask<LocalRegistration> RegisterAsync(RelayConnection connection, string[] groups, IReadOnlyList<StreamPosition> positions, byte[] welcome)
     {
         string userId = connection.UserId;
 
@@ -59,14 +64,14 @@ internal sealed class LocalMembership
         foreach (string group in added)
         {
             // 'added' reaches the user's other connections before the first message of the group can.
-            QueueToUser(userId, FrameWriter.MembershipEvent(added: true, group));
+            QueueToUser(userId, FrameWriter.MembershipEvent(added: true, group, positions[Array.IndexOf(groups, group)]));
             await _directory.AddMemberAsync(group, userId, CancellationToken.None).ConfigureAwait(false);
         }
 
         foreach (string group in removed)
         {
             await _directory.RemoveMemberAsync(group, userId, CancellationToken.None).ConfigureAwait(false);
-            QueueToUser(userId, FrameWriter.MembershipEvent(added: false, group));
+            QueueToUser(userId, FrameWriter.MembershipEvent(added: false, group, position: null));
         }
 
         // Welcome goes into the queue before the connection becomes reachable, so it is always the first frame.
@@ -99,7 +104,7 @@ internal sealed class LocalMembership
     /// Applies a run-time membership change on this node: the group index, and <c>added</c>/<c>removed</c> to the user's
     /// connections here. Returns false when the user has no connection here, or nothing changed.
     /// </summary>
-    public async Task<bool> ApplyChangeAsync(string userId, string groupId, bool add, CancellationToken cancellationToken)
+    public async Task<bool> ApplyChangeAsync(string userId, string groupId, bool add, StreamPosition position, CancellationToken cancellationToken)
     {
         using (await Gate.EnterAsync(userId, cancellationToken).ConfigureAwait(false))
         {
@@ -116,7 +121,7 @@ internal sealed class LocalMembership
                 }
 
                 // Queued before the user becomes routable in the group, so no message of the group overtakes it.
-                QueueToUser(userId, FrameWriter.MembershipEvent(added: true, groupId));
+                QueueToUser(userId, FrameWriter.MembershipEvent(added: true, groupId, position));
                 await _directory.AddMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
                 return true;
             }
@@ -126,7 +131,7 @@ internal sealed class LocalMembership
                 return false;
             }
 
-            QueueToUser(userId, FrameWriter.MembershipEvent(added: false, groupId));
+            QueueToUser(userId, FrameWriter.MembershipEvent(added: false, groupId, position: null));
             return true;
         }
     }

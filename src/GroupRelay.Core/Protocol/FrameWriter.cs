@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using GroupRelay.ScaleOut;
 
 namespace GroupRelay.Internal;
 
@@ -81,23 +82,28 @@ internal static class FrameWriter
         return End(w);
     }
 
-    public static byte[] Welcome(string connectionId, string user, IEnumerable<string> groups)
+    /// <summary><c>welcome</c> (PROTOCOL.md section 2): the groups, and each group stream's position.</summary>
+    public static byte[] Welcome(string connectionId, string user, IReadOnlyList<string> groups, IReadOnlyList<StreamPosition> positions)
     {
         Utf8JsonWriter w = Begin();
         w.WriteString("type"u8, "welcome"u8);
         w.WriteString("connectionId"u8, connectionId);
         w.WriteString("user"u8, user);
-        w.WriteStartArray("groups"u8);
-        foreach (string g in groups)
+        WriteArray(w, "groups"u8, groups);
+        w.WriteStartObject("positions"u8);
+        for (int i = 0; i < groups.Count; i++)
         {
-            w.WriteStringValue(g);
+            w.WriteStartObject(groups[i]);
+            WritePosition(w, positions[i]);
+            w.WriteEndObject();
         }
 
-        w.WriteEndArray();
+        w.WriteEndObject();
         return End(w);
     }
 
-    public static byte[] Ack(string id, long? seq)
+    /// <summary><c>ack</c>: with the seq for a <c>send</c> (and <c>duplicate</c> for a repeated idempotency key), without for others.</summary>
+    public static byte[] Ack(string id, long? seq, bool duplicate = false)
     {
         Utf8JsonWriter w = Begin();
         w.WriteString("type"u8, "ack"u8);
@@ -105,6 +111,11 @@ internal static class FrameWriter
         if (seq is long s)
         {
             w.WriteNumber("seq"u8, s);
+        }
+
+        if (duplicate)
+        {
+            w.WriteBoolean("duplicate"u8, true);
         }
 
         return End(w);
@@ -194,13 +205,24 @@ internal static class FrameWriter
         return End(w);
     }
 
-    /// <summary>An <c>added</c> or <c>removed</c> event for the user's own connections.</summary>
-    public static byte[] MembershipEvent(bool added, string group)
+    /// <summary>An <c>added</c> (with the group stream's position) or <c>removed</c> event for the user's own connections.</summary>
+    public static byte[] MembershipEvent(bool added, string group, StreamPosition? position)
     {
         Utf8JsonWriter w = Begin();
         w.WriteString("type"u8, added ? "added"u8 : "removed"u8);
         w.WriteString("group"u8, group);
+        if (added && position is StreamPosition p)
+        {
+            WritePosition(w, p);
+        }
+
         return End(w);
+    }
+
+    private static void WritePosition(Utf8JsonWriter w, StreamPosition position)
+    {
+        w.WriteString("epoch"u8, position.Epoch);
+        w.WriteNumber("seq"u8, position.Seq);
     }
 
     private static void WriteNullableString(Utf8JsonWriter w, ReadOnlySpan<byte> name, string? value)

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using GroupRelay.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -126,12 +127,12 @@ internal sealed class RequestDispatcher
             return;
         }
 
-        ValueTask<long> publishing = _router.PublishAsync(request.Group!, connection.UserId, request.Body, request.BodyIsCompact, connection, request.Echo, cancellationToken);
+        ValueTask<PublishOutcome> publishing = _router.PublishAsync(request.Group!, connection.UserId, request.Body, request.BodyIsCompact, connection, request.Echo, request.Id, cancellationToken);
         Task? previous = session.PendingSends;
         if (previous is null && publishing.IsCompletedSuccessfully)
         {
             // The common case in process: published synchronously, nothing in flight, so answer at once.
-            Ack(connection, request.Id, publishing.Result);
+            Answer(connection, request, publishing.Result);
             return;
         }
 
@@ -144,17 +145,17 @@ internal sealed class RequestDispatcher
         }
     }
 
-    private async Task AnswerWhenPublishedAsync(RelaySession session, RelayRequest request, ValueTask<long> publishing, Task? previous, CancellationToken cancellationToken)
+    private async Task AnswerWhenPublishedAsync(RelaySession session, RelayRequest request, ValueTask<PublishOutcome> publishing, Task? previous, CancellationToken cancellationToken)
     {
         try
         {
-            long seq = await publishing.ConfigureAwait(false);
+            PublishOutcome outcome = await publishing.ConfigureAwait(false);
             if (previous is not null)
             {
                 await previous.ConfigureAwait(false);
             }
 
-            Ack(session.Connection, request.Id, seq);
+            Answer(session.Connection, request, outcome);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -233,6 +234,19 @@ internal sealed class RequestDispatcher
 
     private void NotMember(RelayConnection connection, RelayRequest request)
         => SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{connection.UserId} is not a member of group '{request.Group}'");
+
+    /// <summary>The answer to a published <c>send</c>: its ack (marked when it repeats an idempotency key), or bad_request for a key used for another group.</summary>
+    private void Answer(RelayConnection connection, RelayRequest request, PublishOutcome outcome)
+    {
+        if (outcome.ConflictingGroup is string other)
+        {
+            SendError(connection, request.Id, RelayErrorCodes.BadRequest, $"id '{request.Id}' was used for a send to group '{other}' within the idempotency window; use a new id for a new message");
+        }
+        else if (request.Id is not null)
+        {
+            connection.Outbound.TryEnqueue(FrameWriter.Ack(request.Id, outcome.Seq, outcome.Duplicate));
+        }
+    }
 
     private static void Ack(RelayConnection connection, string? id, long? seq)
     {

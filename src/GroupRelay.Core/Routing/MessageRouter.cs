@@ -40,9 +40,9 @@ internal sealed class MessageRouter
     /// message's place in the group's order before this first awaits, so a caller may start the next one before this
     /// one completes.
     /// </summary>
-    public ValueTask<long> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken)
+    public ValueTask<PublishOutcome> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken)
     {
         _metrics.MessagePublished();
-        return _backplane.PublishMessageAsync(groupId, from, body, bodyIsCompact, sender, echo, cancellationToken);
+        return _backplane.PublishMessageAsync(groupId, from, body, bodyIsCompact, sender, echo, idempotencyKey, cancellationToken);
     }
 }

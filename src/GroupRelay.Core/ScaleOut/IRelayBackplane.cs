@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -43,14 +44,29 @@ public interface IRelayBackplane
     /// the group on every node. The sender's membership has already been checked.
     /// </summary>
     /// <param name="groupId">The group.</param>
-    /// <param name="from">The sender stamped into the frame.</param>
+    /// <param name="from">The sender stamped into the frame; also the scope of <paramref name="idempotencyKey"/>.</param>
     /// <param name="body">The body, already validated JSON; only read before the method first awaits (see the pipelining contract).</param>
     /// <param name="bodyIsCompact">Whether the body can be copied into the frame as is.</param>
     /// <param name="sender">The sending connection, or null for server-side publishing.</param>
     /// <param name="echo">False when <paramref name="sender"/> must not receive its own message.</param>
+    /// <param name="idempotencyKey">
+    /// The client's request <c>id</c>, or null. A key that <paramref name="from"/> used inside
+    /// <see cref="GroupRelayOptions.IdempotencyWindow"/> (on any connection and any node) publishes nothing again: the
+    /// outcome is the first one, marked <see cref="PublishOutcome.Duplicate"/>, or <see cref="PublishOutcome.ConflictingGroup"/>
+    /// when it was used for another group (PROTOCOL.md section 3, "Idempotent send").
+    /// </param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The <c>seq</c> the message got. When <paramref name="sender"/> gets the echo, it is queued before this completes.</returns>
-    ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default);
+    /// <returns>The outcome. When <paramref name="sender"/> gets the echo, it is queued before this completes.</returns>
+    ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The current position of each group's stream (the <c>positions</c> of <c>welcome</c>, PROTOCOL.md section 2), in the
+    /// order of <paramref name="groupIds"/>. A group whose stream has no state yet starts one (a new epoch, seq 0).
+    /// </summary>
+    /// <param name="groupIds">The groups, distinct.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>One position per group, in the same order.</returns>
+    ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default);
 
     /// <summary>Sends <c>joined</c> or <c>left</c> about <paramref name="userId"/> to the group's other online members on every node.</summary>
     /// <param name="groupId">The group.</param>
@@ -66,8 +82,8 @@ public interface IRelayBackplane
 
     /// <summary>
     /// Applies a run-time membership change on every node that holds a connection of the user (each calls
-    /// <see cref="RelayLocalDelivery.ApplyMembershipChangeAsync"/>, which sends <c>added</c> or <c>removed</c> to its
-    /// connections of the user). The relay announces <c>joined</c>/<c>left</c> afterwards through
+    /// <see cref="RelayLocalDelivery.ApplyMembershipChangeAsync"/>, which sends <c>added</c>, with the group's current
+    /// position, or <c>removed</c> to its connections of the user). The relay announces <c>joined</c>/<c>left</c> afterwards through
     /// <see cref="PublishMemberEvent"/>: the same two steps, "apply, then announce", with every backplane.
     /// </summary>
     /// <param name="userId">The user.</param>

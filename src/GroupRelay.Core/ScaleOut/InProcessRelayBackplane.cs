@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -25,19 +26,84 @@ internal sealed class InProcessRelayBackplane : ScaleOut.IRelayBackplane
     private readonly ConcurrentDictionary<string, GroupStream> _streams = new(StringComparer.Ordinal);
     private readonly ScaleOut.RelayLocalDelivery _local;
     private readonly IGroupDirectory _directory;
+    private readonly IdempotencyKeys _keys;
     private readonly ILogger _logger;
 
-    public InProcessRelayBackplane(ScaleOut.RelayLocalDelivery local, IGroupDirectory directory, ILogger logger)
+    public InProcessRelayBackplane(ScaleOut.RelayLocalDelivery local, IGroupDirectory directory, IdempotencyKeys keys, ILogger logger)
     {
         _local = local;
         _directory = directory;
+        _keys = keys;
         _logger = logger;
     }
 
-    public ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default)
+    public ValueTask<ScaleOut.PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
     {
-        GroupStream stream = _streams.GetOrAdd(groupId, static _ => new GroupStream());
-        string? skip = echo ? null : sender?.ConnectionId;
+        if (idempotencyKey is null)
+        {
+            ValueTask<long> published = PublishAsync(groupId, from, body, bodyIsCompact, echo ? null : sender?.ConnectionId, cancellationToken);
+            return published.IsCompletedSuccessfully ? new(new ScaleOut.PublishOutcome(published.Result)) : AsOutcomeAsync(published);
+        }
+
+        IdempotencyKeys.Reservation reservation = _keys.Reserve(from, idempotencyKey, groupId);
+        if (reservation.ConflictingGroup is string other)
+        {
+            return new(new ScaleOut.PublishOutcome(0, ConflictingGroup: other));
+        }
+
+        if (!reservation.IsNew)
+        {
+            return DuplicateAsync(reservation.FirstSeq!);
+        }
+
+        ValueTask<long> publishing = PublishAsync(groupId, from, body, bodyIsCompact, echo ? null : sender?.ConnectionId, cancellationToken);
+        if (publishing.IsCompletedSuccessfully)
+        {
+            long seq = publishing.Result;
+            reservation.Complete(seq);
+            return new(new ScaleOut.PublishOutcome(seq));
+        }
+
+        return RecordWhenPublishedAsync(publishing, reservation);
+    }
+
+    public ValueTask<IReadOnlyList<ScaleOut.StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
+    {
+        var positions = new ScaleOut.StreamPosition[groupIds.Count];
+        for (int i = 0; i < positions.Length; i++)
+        {
+            GroupStream stream = Stream(groupIds[i]);
+            positions[i] = new ScaleOut.StreamPosition(stream.Epoch, Volatile.Read(ref stream.LastSeq));
+        }
+
+        return new ValueTask<IReadOnlyList<ScaleOut.StreamPosition>>(positions);
+    }
+
+    private GroupStream Stream(string groupId) => _streams.GetOrAdd(groupId, static _ => new GroupStream());
+
+    private static async ValueTask<ScaleOut.PublishOutcome> AsOutcomeAsync(ValueTask<long> published) => new(await published.ConfigureAwait(false));
+
+    private static async ValueTask<ScaleOut.PublishOutcome> DuplicateAsync(Task<long> firstSeq) => new(await firstSeq.ConfigureAwait(false), Duplicate: true);
+
+    private static async ValueTask<ScaleOut.PublishOutcome> RecordWhenPublishedAsync(ValueTask<long> publishing, IdempotencyKeys.Reservation reservation)
+    {
+        try
+        {
+            long seq = await publishing.ConfigureAwait(false);
+            reservation.Complete(seq);
+            return new ScaleOut.PublishOutcome(seq);
+        }
+        catch (Exception ex)
+        {
+            reservation.Fail(ex);
+            throw;
+        }
+    }
+
+    /// <summary>Appends a message to the group's stream in call order (see the type's remarks) and delivers it here.</summary>
+    private ValueTask<long> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, string? skip, CancellationToken cancellationToken)
+    {
+        GroupStream stream = Stream(groupId);
         if (!stream.Gate.Wait(0, CancellationToken.None))
         {
             // Another message of the group is being appended: queue behind it now, in call order. The body is copied
@@ -84,12 +150,16 @@ internal sealed class InProcessRelayBackplane : ScaleOut.IRelayBackplane
 
     // In process this node is every node: applying the change here is applying it everywhere.
     public Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default)
-        => _local.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken);
+    {
+        GroupStream stream = Stream(groupId);
+        return _local.ApplyMembershipChangeAsync(userId, groupId, add, new ScaleOut.StreamPosition(stream.Epoch, Volatile.Read(ref stream.LastSeq)), cancellationToken);
+    }
 
     /// <summary>Takes the group's next seq and delivers under it; the caller holds the stream's gate.</summary>
     private long Append(GroupStream stream, string groupId, string from, IReadOnlyList<string> members, ReadOnlySpan<byte> body, bool bodyIsCompact, string? skip)
     {
-        long seq = ++stream.LastSeq;
+        long seq = stream.LastSeq + 1;
+        Volatile.Write(ref stream.LastSeq, seq);
         _local.DeliverMessage(members, groupId, from, seq, _local.GetTimestamp(), body, bodyIsCompact, skip);
         return seq;
     }
@@ -132,11 +202,16 @@ internal sealed class InProcessRelayBackplane : ScaleOut.IRelayBackplane
         }
     }
 
-    /// <summary>One group's stream in this process: its last seq, and the gate that orders its appends.</summary>
+    /// <summary>One group's stream in this process: its epoch, its last seq, and the gate that orders its appends.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The gate is never waited on with a timeout or a cancellable token, so it never allocates the wait handle that Dispose would free.")]
     private sealed class GroupStream
     {
         public readonly SemaphoreSlim Gate = new(1, 1);
+
+        /// <summary>New for every stream: the numbering of a group restarts only with a new stream, so with a new epoch.</summary>
+        public readonly string Epoch = Convert.ToHexString(RandomNumberGenerator.GetBytes(6));
+
+        /// <summary>Written under <see cref="Gate"/>, read without it (volatile) for positions.</summary>
         public long LastSeq;
     }
 }

@@ -106,13 +106,14 @@ public sealed class RelayLocalDelivery
     /// <param name="userId">The user.</param>
     /// <param name="groupId">The group.</param>
     /// <param name="add">True to add, false to remove.</param>
+    /// <param name="position">The group stream's current position, sent in <c>added</c> (PROTOCOL.md section 3); ignored when removing.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>True when this node holds a connection of the user and its membership changed.</returns>
-    public Task<bool> ApplyMembershipChangeAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default)
+    public Task<bool> ApplyMembershipChangeAsync(string userId, string groupId, bool add, StreamPosition position, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentNullException.ThrowIfNull(groupId);
-        return _membership.ApplyChangeAsync(userId, groupId, add, cancellationToken);
+        return _membership.ApplyChangeAsync(userId, groupId, add, position, cancellationToken);
     }
 
     /// <summary>Whether this node holds an open connection of the user.</summary>

@@ -1,0 +1,16 @@
+namespace GroupRelay.ScaleOut;
+
+/// <summary>
+/// What <see cref="IRelayBackplane.PublishMessageAsync"/> did with a message (PROTOCOL.md section 3, <c>send</c> and
+/// "Idempotent send").
+/// </summary>
+/// <param name="Seq">The message's seq; for a duplicate, the seq the first send got.</param>
+/// <param name="Duplicate">
+/// True when the sender's idempotency key was seen inside the window: nothing was delivered again, and
+/// <paramref name="Seq"/> is the first outcome's.
+/// </param>
+/// <param name="ConflictingGroup">
+/// Set when the idempotency key was used before for another group: nothing was published, and the client gets
+/// <c>bad_request</c>. Null otherwise.
+/// </param>
+public readonly record struct PublishOutcome(long Seq, bool Duplicate = false, string? ConflictingGroup = null);
