@@ -39,6 +39,8 @@ internal enum FrameReadResult
 /// A data frame's declared length is checked against the message limit as soon as its header is in, so no more than
 /// one frame of the limit is ever buffered. Cost, on the receive path only: one pass over the bytes to unmask them
 /// (vectorised) and one copy per message (two for a fragmented one); Fleck's parser copied each byte through LINQ.
+/// Measured (Release, 2 cores, one frame in the buffer): 0.16 us and 128 bytes allocated for a 100-byte message against
+/// 0.9 us and 408 bytes for Fleck's parser; 2.5 us against 13 us for 4 KiB; 46-72 us against 170-280 us for 64 KiB.
 /// Not thread-safe: Fleck calls its receive hook for a connection one read at a time.
 /// </para>
 /// </remarks>
