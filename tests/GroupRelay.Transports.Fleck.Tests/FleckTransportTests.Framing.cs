@@ -140,6 +140,41 @@ public sealed partial class FleckTransportTests
         pong.Value.Payload.Should().Equal(payload);
     }
 
+    [Fact]
+    public async Task Frames_SentInTheSameWriteAsTheHandshake_AreProcessedAfterTheWelcome()
+    {
+        await StartAsync();
+        byte[] early = [.. Frame(Text, "{\"type\":\"ping\",\"id\":\"early1\"}"u8.ToArray()), .. Frame(Text, "{\"type\":\"ping\",\"id\":\"early2\"}"u8.ToArray())];
+
+        RawWebSocket raw = await RawWebSocket.ConnectAsync(_harness.RelayUri, "alice", sendWithHandshake: early).WaitAsync(Timeout);
+        _raw.Add(raw);
+
+        // The replies may be coalesced with the welcome into one frame (objects separated by line feeds).
+        var objects = new List<JsonElement>();
+        while (objects.Count < 3)
+        {
+            (byte Opcode, byte[] Payload)? frame = await raw.ReceiveFrameAsync();
+            frame.Should().NotBeNull();
+            frame!.Value.Opcode.Should().Be(Text);
+            objects.AddRange(Encoding.UTF8.GetString(frame.Value.Payload).Split('\n').Select(o => JsonDocument.Parse(o).RootElement));
+        }
+
+        objects.Select(o => o.GetProperty("type").GetString()).Should().Equal("welcome", "pong", "pong");
+        objects.Skip(1).Select(o => o.GetProperty("id").GetString()).Should().Equal("early1", "early2");
+    }
+
+    [Fact]
+    public async Task Frames_SentInTheSameWriteAsTheHandshake_AreCheckedLikeAnyOther_AViolationIsFailedWith1002()
+    {
+        await StartAsync();
+
+        RawWebSocket raw = await RawWebSocket.ConnectAsync(_harness.RelayUri, "alice", sendWithHandshake: Frame(Ping, new byte[126])).WaitAsync(Timeout);
+        _raw.Add(raw);
+
+        (await raw.ReceiveCloseAsync()).Should().Be(1002);
+        await AssertNothingLeftAsync();
+    }
+
     /// <summary>Every frame up to and including the close frame; fails if the connection ends (or is reset) before it.</summary>
     private static async Task<List<(byte Opcode, byte[] Payload)>> ReadThroughCloseAsync(RawWebSocket raw)
     {
