@@ -45,6 +45,8 @@ public sealed partial class FleckTransportTests
         ["pong of 126 bytes"] = Frame(Pong, new byte[126]),
         ["close frame of 126 bytes"] = Frame(Close, [0x03, 0xE8, .. new byte[124]]),
         ["fragmented close frame"] = Frame(Close, [0x03, 0xE8], fin: false),
+        ["close frame with a 1-byte payload"] = Frame(Close, [0x03]),
+        ["close frame with code 1005, which may not be sent"] = Frame(Close, [0x03, 0xED]),
         ["64-bit length with its top bit set"] = [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0x10, 1, 2, 3, 4],
     };
 

@@ -144,7 +144,16 @@ internal sealed partial class FleckRelayConnection
                 break;
             case FrameType.Close:
                 // Fleck validates the close frame and throws on a bad one; onClose runs for a valid one.
-                Hybi13Handler.ProcessFrame(type, payload, static _ => { }, () => ClientClosed(payload), static _ => { }, static _ => { }, static _ => { });
+                try
+                {
+                    Hybi13Handler.ProcessFrame(type, payload, static _ => { }, () => ClientClosed(payload), static _ => { }, static _ => { }, static _ => { });
+                }
+                catch (WebSocketException ex)
+                {
+                    // Fleck's exception has no message: say what was wrong, for the log line.
+                    throw new WebSocketException(ex.StatusCode, "an invalid close frame: a 1-byte payload, a code that may not be sent, or a reason that is not UTF-8 (RFC 6455 sections 5.5.1, 7.4)", ex);
+                }
+
                 break;
             case FrameType.Ping:
                 // Answered with a pong by Fleck's default OnPing; the reader let through no ping over 125 bytes.
