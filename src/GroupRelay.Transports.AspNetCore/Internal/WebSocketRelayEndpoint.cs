@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Linq;
 using System.Net.WebSockets;
+using System.Numerics;
 using System.Security.Claims;
 using System.Threading.Tasks;
 using GroupRelay.Transports;
@@ -103,7 +104,7 @@ internal sealed class WebSocketRelayEndpoint
                     continue;
                 }
 
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                byte[] buffer = RentReceiveBuffer(Math.Min(InitialReceiveBuffer, maxFrame));
                 try
                 {
                     int length = 0;
@@ -111,28 +112,41 @@ internal sealed class WebSocketRelayEndpoint
                     ValueWebSocketReceiveResult result;
                     do
                     {
-                        if (length == buffer.Length)
+                        if (tooLarge)
                         {
-                            if (tooLarge)
-                            {
-                                length = 0; // discard the rest of an oversized frame while the close is under way
-                            }
-                            else
-                            {
-                                byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxFrame + 1));
-                                buffer.AsSpan(0, length).CopyTo(larger);
-                                ArrayPool<byte>.Shared.Return(buffer);
-                                buffer = larger;
-                            }
+                            // Discard the rest of an oversized message while the close is under way.
+                            result = await webSocket.ReceiveAsync(buffer.AsMemory(), default).ConfigureAwait(false);
+                            continue;
                         }
 
-                        result = await webSocket.ReceiveAsync(buffer.AsMemory(length), default).ConfigureAwait(false);
-                        length += result.Count;
-                        if (!tooLarge && length > maxFrame)
+                        if (length == maxFrame)
                         {
-                            tooLarge = true;
-                            session.ReceiveTooLarge();
+                            // The buffer holds MaxFrameBytes and the message is not over. A zero-byte read tells its
+                            // end (an empty last fragment: the message is exactly the limit) from more payload (it is
+                            // over the limit) without buffering a byte past the limit or waiting for that byte.
+                            result = await webSocket.ReceiveAsync(Memory<byte>.Empty, default).ConfigureAwait(false);
+                            if (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close)
+                            {
+                                tooLarge = true;
+                                session.ReceiveTooLarge();
+                            }
+
+                            continue;
                         }
+
+                        if (length == buffer.Length)
+                        {
+                            byte[] larger = RentReceiveBuffer(Math.Min(buffer.Length * 2, maxFrame));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ReturnReceiveBuffer(buffer);
+                            buffer = larger;
+                        }
+
+                        // .NET's WebSocket fills the whole slice it is given before it returns (unless the message ends
+                        // first), so the slice never reaches past the limit: otherwise the check would wait for bytes
+                        // far beyond it (issue 11: 131,070 bytes of a declared 10 MiB frame were buffered, not refused).
+                        result = await webSocket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxFrame) - length), default).ConfigureAwait(false);
+                        length += result.Count;
                     }
                     while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
 
@@ -151,7 +165,7 @@ internal sealed class WebSocketRelayEndpoint
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    ReturnReceiveBuffer(buffer);
                 }
             }
         }
@@ -170,6 +184,22 @@ internal sealed class WebSocketRelayEndpoint
         finally
         {
             TransportLog.ReceiveEnded(_logger, session.Connection.ConnectionId, reason);
+        }
+    }
+
+    /// <summary>
+    /// A receive buffer of exactly <paramref name="size"/> bytes: from the pool when the size is a power of two (the
+    /// pool's sizes), else allocated, so a connection never holds more than <c>MaxFrameBytes</c> of one frame (the pool
+    /// would round 65,537 bytes up to 128 KiB).
+    /// </summary>
+    private static byte[] RentReceiveBuffer(int size)
+        => BitOperations.IsPow2(size) ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+
+    private static void ReturnReceiveBuffer(byte[] buffer)
+    {
+        if (BitOperations.IsPow2(buffer.Length))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
