@@ -50,6 +50,9 @@ public sealed class GroupRelayOptionsValidationTests
         { "MembershipTimeout=0", "MembershipTimeout" },
         { "MembershipTimeout=Infinite", "MembershipTimeout" },
         { "MembershipTimeout=2h", "MembershipTimeout" },
+        { "PresencePolicyTimeout=0", "PresencePolicyTimeout" },
+        { "PresencePolicyTimeout=Infinite", "PresencePolicyTimeout" },
+        { "PresencePolicyTimeout=2h", "PresencePolicyTimeout" },
         { "CloseTimeout=0", "CloseTimeout" },
         { "CloseTimeout=-1s", "CloseTimeout" },
         { "KeepAliveInterval=-1s", "KeepAliveInterval" },
@@ -81,6 +84,9 @@ public sealed class GroupRelayOptionsValidationTests
             case "MembershipTimeout=0": o.MembershipTimeout = TimeSpan.Zero; break;
             case "MembershipTimeout=Infinite": o.MembershipTimeout = Timeout.InfiniteTimeSpan; break;
             case "MembershipTimeout=2h": o.MembershipTimeout = TimeSpan.FromHours(2); break;
+            case "PresencePolicyTimeout=0": o.PresencePolicyTimeout = TimeSpan.Zero; break;
+            case "PresencePolicyTimeout=Infinite": o.PresencePolicyTimeout = Timeout.InfiniteTimeSpan; break;
+            case "PresencePolicyTimeout=2h": o.PresencePolicyTimeout = TimeSpan.FromHours(2); break;
             case "CloseTimeout=0": o.CloseTimeout = TimeSpan.Zero; break;
             case "CloseTimeout=-1s": o.CloseTimeout = TimeSpan.FromSeconds(-1); break;
             case "KeepAliveInterval=-1s": o.KeepAliveInterval = TimeSpan.FromSeconds(-1); break;

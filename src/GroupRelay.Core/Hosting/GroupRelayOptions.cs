@@ -57,6 +57,18 @@ public sealed class GroupRelayOptions
     public TimeSpan MembershipTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long the <see cref="IPresencePolicy"/> may take to answer one <c>watch</c>; then the relay stops waiting and
+    /// answers that request with <c>internal</c> (the connection stays open). Default 10 s, as
+    /// <see cref="MembershipTimeout"/>: the default policy asks the membership source. Must be more than zero and at
+    /// most one hour.
+    /// </summary>
+    /// <remarks>
+    /// The relay stops waiting on its own, whether or not the policy honours its cancellation token; a late answer is
+    /// discarded and logged. From issue 11 (#3): every host callback with a timeout is bounded by the relay itself.
+    /// </remarks>
+    public TimeSpan PresencePolicyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// How long a closing connection may take to flush and finish the close handshake before its socket is aborted;
     /// also how long shutdown waits for clients. Default 5 s.
     /// </summary>

@@ -35,6 +35,7 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MaxStatusLength), options.MaxStatusLength, 1, 4096);
         Range(nameof(options.MaxJsonDepth), options.MaxJsonDepth, 2, 1024);
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);
+        Range(nameof(options.PresencePolicyTimeout) + " (seconds)", options.PresencePolicyTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.CloseTimeout) + " (seconds)", options.CloseTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.KeepAliveInterval) + " (seconds)", options.KeepAliveInterval.TotalSeconds, 0, 3600);
         if (options.MaxQueueBytes < 2L * options.MaxFrameBytes)
