@@ -56,6 +56,9 @@ public sealed class GroupRelayOptionsValidationTests
         { "CloseTimeout=0", "CloseTimeout" },
         { "CloseTimeout=-1s", "CloseTimeout" },
         { "KeepAliveInterval=-1s", "KeepAliveInterval" },
+        { "KeepAliveTimeout=-1s", "KeepAliveTimeout" },
+        { "KeepAliveTimeout=Infinite", "KeepAliveTimeout" },
+        { "KeepAliveTimeout=2h", "KeepAliveTimeout" },
         { "MaxWatchPerRequest>MaxWatchedUsers", "MaxWatchPerRequest" },
     };
 
@@ -90,6 +93,9 @@ public sealed class GroupRelayOptionsValidationTests
             case "CloseTimeout=0": o.CloseTimeout = TimeSpan.Zero; break;
             case "CloseTimeout=-1s": o.CloseTimeout = TimeSpan.FromSeconds(-1); break;
             case "KeepAliveInterval=-1s": o.KeepAliveInterval = TimeSpan.FromSeconds(-1); break;
+            case "KeepAliveTimeout=-1s": o.KeepAliveTimeout = TimeSpan.FromSeconds(-1); break;
+            case "KeepAliveTimeout=Infinite": o.KeepAliveTimeout = Timeout.InfiniteTimeSpan; break;
+            case "KeepAliveTimeout=2h": o.KeepAliveTimeout = TimeSpan.FromHours(2); break;
             case "MaxWatchPerRequest>MaxWatchedUsers":
                 o.MaxWatchPerRequest = 2000;
                 o.MaxWatchedUsers = 1000;
@@ -153,6 +159,7 @@ public sealed class GroupRelayOptionsValidationTests
             o.MaxQueueFrames = 1;
             o.MaxJsonDepth = 2;
             o.KeepAliveInterval = TimeSpan.Zero;
+            o.KeepAliveTimeout = TimeSpan.Zero;
             o.MaxWatchPerRequest = 5;
             o.MaxWatchedUsers = 5;
         });

@@ -62,4 +62,7 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "The {Callee} failed for user {UserId} after {Elapsed}, past its timeout of {Timeout}; the failure was discarded.")]
     public static partial void HostCallLateFailed(ILogger logger, string callee, string userId, TimeSpan elapsed, TimeSpan timeout, Exception exception);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Connection {ConnectionId} of user {UserId} did not answer a keep-alive ping within {Interval} + {Timeout}; it was dropped as dead.")]
+    public static partial void KeepAliveTimedOut(ILogger logger, string connectionId, string userId, TimeSpan interval, TimeSpan timeout);
 }

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Net.WebSockets;
 using System.Numerics;
 using System.Security.Claims;
+using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Transports;
 using Microsoft.AspNetCore.Authentication;
@@ -61,11 +62,7 @@ internal sealed class WebSocketRelayEndpoint
         }
 
         string? subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(_options.SubProtocol, StringComparer.Ordinal) ? _options.SubProtocol : null;
-        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = subProtocol,
-            KeepAliveInterval = _handler.Options.KeepAliveInterval,
-        }).ConfigureAwait(false);
+        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
 
         RelaySession session = await _handler.AcceptAsync(userId, new WebSocketRelaySocket(webSocket), context.RequestAborted).ConfigureAwait(false);
         try
@@ -80,6 +77,69 @@ internal sealed class WebSocketRelayEndpoint
                 webSocket.Abort();
             }
         }
+    }
+
+    private WebSocketAcceptContext CreateAcceptContext(string? subProtocol)
+    {
+        var accept = new WebSocketAcceptContext
+        {
+            SubProtocol = subProtocol,
+            KeepAliveInterval = _handler.Options.KeepAliveInterval,
+        };
+#if NET9_0_OR_GREATER
+        // With a timeout .NET sends pings (not unsolicited pongs) and aborts the socket when no pong comes back in time;
+        // the receive loop then reports it (ReceiveKeepAliveTimeout). On .NET 8 the WebSocket API sends no ping at all.
+        if (KeepAliveTimeoutEnabled(_handler.Options))
+        {
+            accept.KeepAliveTimeout = _handler.Options.KeepAliveTimeout;
+        }
+#endif
+        return accept;
+    }
+
+    /// <summary>
+    /// Whether .NET aborted <paramref name="webSocket"/> because the peer did not answer a keep-alive ping. The pending
+    /// receive fails as for any aborted connection; .NET keeps the keep-alive failure, and only that failure, as the
+    /// inner exception of what the next call on the aborted socket throws, so one zero-byte receive tells.
+    /// </summary>
+    private bool FailedForKeepAlive(WebSocket webSocket)
+    {
+        if (!KeepAliveTimeoutEnabled(_handler.Options) || webSocket.State != WebSocketState.Aborted)
+        {
+            return false;
+        }
+
+        try
+        {
+            ValueTask<ValueWebSocketReceiveResult> probe = webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+            if (!probe.IsCompleted)
+            {
+                _ = probe.AsTask();
+                return false;
+            }
+
+            probe.GetAwaiter().GetResult();
+            return false;
+        }
+        catch (WebSocketException ex)
+        {
+            return ex.InnerException is WebSocketException;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static bool KeepAliveTimeoutEnabled(GroupRelayOptions options)
+    {
+#if NET9_0_OR_GREATER
+        return options.KeepAliveInterval > TimeSpan.Zero && options.KeepAliveTimeout > TimeSpan.Zero;
+#else
+        // .NET 8's WebSocket sends no ping (only unsolicited pongs), so a dead peer cannot be detected there.
+        _ = options;
+        return false;
+#endif
     }
 
     private async Task ReceiveLoopAsync(WebSocket webSocket, RelaySession session)
@@ -169,17 +229,17 @@ internal sealed class WebSocketRelayEndpoint
                 }
             }
         }
-        catch (WebSocketException ex)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            reason = ex.WebSocketErrorCode.ToString();
-        }
-        catch (OperationCanceledException)
-        {
-            reason = "aborted";
-        }
-        catch (ObjectDisposedException)
-        {
-            reason = "aborted";
+            if (FailedForKeepAlive(webSocket))
+            {
+                reason = "keep-alive timeout";
+                session.ReceiveKeepAliveTimeout();
+            }
+            else
+            {
+                reason = ex is WebSocketException socketError ? socketError.WebSocketErrorCode.ToString() : "aborted";
+            }
         }
         finally
         {
