@@ -117,9 +117,10 @@ internal static class SampleHost
                 bearer.Events = new BearerTokenEvents
                 {
                     // Browsers cannot set headers on a WebSocket: the relay path (only) also takes ?access_token=.
+                    // Compared as routing compares it (case-insensitive): a path that reaches the relay finds its token.
                     OnMessageReceived = context =>
                     {
-                        if (context.Request.Path.StartsWithSegments(RelayPath, StringComparison.Ordinal)
+                        if (context.Request.Path.StartsWithSegments(RelayPath, StringComparison.OrdinalIgnoreCase)
                             && context.Request.Query.TryGetValue("access_token", out var token)
                             && !string.IsNullOrEmpty(token))
                         {

@@ -145,6 +145,9 @@ public sealed class FleckRelayServer : IAsyncDisposable, IDisposable
 
             var server = new WebSocketServer(Location) { SupportedSubProtocols = new[] { Options.SubProtocol } };
             Options.ConfigureServer?.Invoke(server);
+
+            // Fleck drops the frames that arrive in the same read as the handshake; this socket keeps them for the next read.
+            server.ListenerSocket = new HandshakeBoundarySocket(server.ListenerSocket);
             try
             {
                 server.Start(OnConnection);

@@ -50,9 +50,15 @@ public sealed class GroupRelayOptionsValidationTests
         { "MembershipTimeout=0", "MembershipTimeout" },
         { "MembershipTimeout=Infinite", "MembershipTimeout" },
         { "MembershipTimeout=2h", "MembershipTimeout" },
+        { "PresencePolicyTimeout=0", "PresencePolicyTimeout" },
+        { "PresencePolicyTimeout=Infinite", "PresencePolicyTimeout" },
+        { "PresencePolicyTimeout=2h", "PresencePolicyTimeout" },
         { "CloseTimeout=0", "CloseTimeout" },
         { "CloseTimeout=-1s", "CloseTimeout" },
         { "KeepAliveInterval=-1s", "KeepAliveInterval" },
+        { "KeepAliveTimeout=-1s", "KeepAliveTimeout" },
+        { "KeepAliveTimeout=Infinite", "KeepAliveTimeout" },
+        { "KeepAliveTimeout=2h", "KeepAliveTimeout" },
         { "MaxWatchPerRequest>MaxWatchedUsers", "MaxWatchPerRequest" },
     };
 
@@ -81,9 +87,15 @@ public sealed class GroupRelayOptionsValidationTests
             case "MembershipTimeout=0": o.MembershipTimeout = TimeSpan.Zero; break;
             case "MembershipTimeout=Infinite": o.MembershipTimeout = Timeout.InfiniteTimeSpan; break;
             case "MembershipTimeout=2h": o.MembershipTimeout = TimeSpan.FromHours(2); break;
+            case "PresencePolicyTimeout=0": o.PresencePolicyTimeout = TimeSpan.Zero; break;
+            case "PresencePolicyTimeout=Infinite": o.PresencePolicyTimeout = Timeout.InfiniteTimeSpan; break;
+            case "PresencePolicyTimeout=2h": o.PresencePolicyTimeout = TimeSpan.FromHours(2); break;
             case "CloseTimeout=0": o.CloseTimeout = TimeSpan.Zero; break;
             case "CloseTimeout=-1s": o.CloseTimeout = TimeSpan.FromSeconds(-1); break;
             case "KeepAliveInterval=-1s": o.KeepAliveInterval = TimeSpan.FromSeconds(-1); break;
+            case "KeepAliveTimeout=-1s": o.KeepAliveTimeout = TimeSpan.FromSeconds(-1); break;
+            case "KeepAliveTimeout=Infinite": o.KeepAliveTimeout = Timeout.InfiniteTimeSpan; break;
+            case "KeepAliveTimeout=2h": o.KeepAliveTimeout = TimeSpan.FromHours(2); break;
             case "MaxWatchPerRequest>MaxWatchedUsers":
                 o.MaxWatchPerRequest = 2000;
                 o.MaxWatchedUsers = 1000;
@@ -147,6 +159,7 @@ public sealed class GroupRelayOptionsValidationTests
             o.MaxQueueFrames = 1;
             o.MaxJsonDepth = 2;
             o.KeepAliveInterval = TimeSpan.Zero;
+            o.KeepAliveTimeout = TimeSpan.Zero;
             o.MaxWatchPerRequest = 5;
             o.MaxWatchedUsers = 5;
         });

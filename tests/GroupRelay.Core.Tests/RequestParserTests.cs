@@ -367,6 +367,112 @@ public sealed class RequestParserTests
     public void Parse_DeepUnknownField_CountsTowardsDepthToo()
         => ShouldBeError(Parse("{\"type\":\"ping\",\"id\":\"d\",\"future\":" + Nested(64) + "}"), RelayErrorCodes.BadRequest, id: "d");
 
+    // ---- what is wrong with invalid JSON (issue 11 #4): from the reader's state, never its exception text ----
+
+    [Theory]
+    [InlineData("""{"type":"ping","id":"t1","x":{"a":1}""")]
+    [InlineData("""{"type":"ping","id":"t1","x":{"a":1},""")]
+    [InlineData("""{"type":"ping","id":"t1","x":""")]
+    [InlineData("""{"type":"ping","id":"t1","x":12""")]
+    [InlineData("{\"type\":\"ping\",\"id\":\"t1\",\"x\"")]
+    [InlineData("""{"type":"ping","id":"t1" """)]
+    public void Parse_TruncatedObject_SaysUnterminatedObject_NotNesting(string frame)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "t1");
+        parsed.Result.ErrorMessage.Should().Contain("unterminated object").And.NotContain("nesting");
+    }
+
+    [Theory]
+    [InlineData("""{"type":"ping","id":"t1","x":[1,2""")]
+    [InlineData("""{"type":"ping","id":"t1","x":[{"a":1}""")]
+    [InlineData("""{"type":"ping","id":"t1","x":[""")]
+    public void Parse_TruncatedArray_SaysUnterminatedArray(string frame)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "t1");
+        parsed.Result.ErrorMessage.Should().Contain("unterminated array").And.NotContain("nesting");
+    }
+
+    [Theory]
+    [InlineData("""{"type":"ping","id":"t1","x":"abc""", "\"abc")]
+    [InlineData("""{"type":"ping","id":"t1","x":"ab\"c""", "\"ab")]
+    [InlineData("""{"type":"ping","id":"t1","x":["a","b""", "\"b")]
+    [InlineData("""{"type":"ping","id":"t1","x""", "\"x")]
+    public void Parse_TruncatedString_SaysUnterminatedStringAndWhereItStarts(string frame, string stringFrom)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "t1");
+        parsed.Result.ErrorMessage.Should().Be($"unterminated string starting at byte {frame.LastIndexOf(stringFrom, StringComparison.Ordinal)}");
+    }
+
+    [Theory]
+    [InlineData("""{"type":"ping","id":"t1","x":tru}""", "tru}")]
+    [InlineData("""{"type":"ping","id":"t1",}""", "}")]
+    [InlineData("""{"type":"ping","id":"t1","x":[1,,2]}""", ",2]}")]
+    [InlineData("""{"type":"ping","id":"t1", /* c */ "x":1}""", "/* c")]
+    [InlineData("""{"type":"ping","id":"t1","x":'a'}""", "'a'")]
+    public void Parse_InvalidToken_SaysWhichByte(string frame, string invalidFrom)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "t1");
+        parsed.Result.ErrorMessage.Should().Be($"invalid JSON token at byte {frame.LastIndexOf(invalidFrom, StringComparison.Ordinal)}");
+    }
+
+    [Fact]
+    public void Parse_NotJsonAtAll_InvalidTokenAtByteZero()
+        => Parse("hello").Result.ErrorMessage.Should().Be("invalid JSON token at byte 0");
+
+    [Fact]
+    public void Parse_NestingOverMaxDepth_SaysNesting()
+        => Parse("{\"type\":\"ping\",\"id\":\"d\",\"x\":" + Nested(64) + "}").Result.ErrorMessage.Should().Be("JSON nesting deeper than 64");
+
+    [Fact]
+    public void Parse_TruncatedPastMaxDepth_SaysNesting()
+    {
+        // The reader meets the depth limit before the end of the frame: that is the first thing wrong.
+        (ParseResult Result, RelayRequest Request) parsed = Parse("{\"type\":\"ping\",\"id\":\"d\",\"x\":" + new string('[', 100));
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "d");
+        parsed.Result.ErrorMessage.Should().Be("JSON nesting deeper than 64");
+    }
+
+    [Fact]
+    public void Parse_TruncatedJustUnderMaxDepth_SaysUnterminatedArray()
+    {
+        // 63 open arrays inside the frame object: at the limit, not over it; what is wrong is the missing end.
+        (ParseResult Result, RelayRequest Request) parsed = Parse("{\"type\":\"ping\",\"id\":\"d\",\"x\":" + new string('[', 63));
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "d");
+        parsed.Result.ErrorMessage.Should().Contain("unterminated array").And.NotContain("nesting");
+    }
+
+    [Theory]
+    [InlineData("""{"type":"ping","id":"t1"} x""")]
+    [InlineData("""{"type":"ping","id":"t1"}{"type":"ping"}""")]
+    public void Parse_ContentAfterTheObject_SaysExactlyOneObject(string frame)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest, id: "t1");
+        parsed.Result.ErrorMessage.Should().Be("frame must hold exactly one JSON object");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  \r\n")]
+    public void Parse_EmptyFrame_SaysEmpty(string frame)
+    {
+        (ParseResult Result, RelayRequest Request) parsed = Parse(frame);
+
+        ShouldBeError(parsed, RelayErrorCodes.BadRequest);
+        parsed.Result.ErrorMessage.Should().Contain("empty");
+    }
+
     // ---- forward compatibility and server-owned fields ----
 
     [Fact]

@@ -114,6 +114,42 @@ public sealed class SampleHostTests
         client.Welcome.GetProperty("groups").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo(new[] { "all", "family", "team" });
     }
 
+    /// <summary>
+    /// Issue 11 #6: routing ignores the case of the path, so the access_token hook must too; <c>/RELAY</c> reached the
+    /// relay but was refused with 401 because the hook compared the path case-sensitively.
+    /// </summary>
+    [Theory]
+    [InlineData("/RELAY")]
+    [InlineData("/Relay")]
+    [InlineData("/relay/")]
+    public async Task Relay_AcceptsTheAccessTokenQuery_WhateverTheCaseOfThePath(string path)
+    {
+        await using SampleServer server = await SampleServer.StartAsync();
+        string token = await server.LoginAsync("alice");
+        var uri = new Uri($"ws://{server.BaseUri.Authority}{path}?access_token={Uri.EscapeDataString(token)}");
+
+        await using RelayTestClient client = await RelayTestClient.ConnectAsync(uri, "alice");
+
+        client.Welcome.GetProperty("user").GetString().Should().Be("alice");
+
+        // A plain GET of the relay path says whether the token is valid (400) or refused (401): PROTOCOL.md section 6.
+        using HttpResponseMessage plain = await server.Http.GetAsync($"{path}?access_token={Uri.EscapeDataString(token)}");
+        plain.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData("/RELAYX")]
+    [InlineData("/api/ME")]
+    public async Task AccessTokenQuery_IsStillRefusedOffTheRelayPath_WhateverTheCase(string path)
+    {
+        await using SampleServer server = await SampleServer.StartAsync();
+        string token = await server.LoginAsync("alice");
+
+        using HttpResponseMessage response = await server.Http.GetAsync($"{path}?access_token={Uri.EscapeDataString(token)}");
+
+        response.StatusCode.Should().BeOneOf(HttpStatusCode.Unauthorized, HttpStatusCode.NotFound);
+    }
+
     [Fact]
     public async Task Relay_AcceptsTheLoginToken_InTheAuthorizationHeader()
     {

@@ -123,6 +123,26 @@ public abstract partial class RelayProtocolSpecification
     }
 
     /// <summary>
+    /// Issue 11 #4: a frame that ends before its JSON does (the last brace missing) is a <c>bad_request</c> that keeps
+    /// the id read before the end and says what is wrong; it used to be reported as "nesting deeper than 64".
+    /// </summary>
+    [Fact]
+    public async Task TruncatedJson_BadRequestKeepsTheId_AndSaysUnterminatedNotNesting()
+    {
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+
+        await alice.SendTextAsync("{\"type\":\"ping\",\"id\":\"t1\",\"x\":{\"a\":1}");
+
+        JsonElement error = await alice.ExpectAsync("error");
+        Str(error, "code").Should().Be("bad_request");
+        Str(error, "id").Should().Be("t1");
+        Str(error, "message").Should().NotContainEquivalentOf("nesting").And.ContainEquivalentOf("unterminated");
+        JsonElement pong = await alice.RequestAsync(Req("ping", ("id", "after")));
+        Type(pong).Should().Be("pong");
+    }
+
+    /// <summary>
     /// Invalid UTF-8 in a text frame: RFC 6455 section 8.1 makes the WebSocket layer fail the connection before the
     /// relay sees the frame, on every transport, so that is the behaviour (docs/protocol.md section 6): Fleck sends
     /// 1007; .NET's WebSocket (Kestrel) sends 1007 and tears the TCP connection down at once, so the client may see an

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using System.Threading;
 using System.Threading.Tasks;
 using FluentAssertions;
 using Xunit;
@@ -128,6 +129,49 @@ public abstract partial class RelayProtocolSpecification
         await AssertStillRoutesAsync(alice, bob, "team");
         await ExpectNothingAsync(alice, "joined", "a connection that never registered never comes online");
         (await Server.Relay.GetPresenceAsync("slow").AsTask().WaitAsync(Timeout)).IsOnline.Should().BeFalse();
+    }
+
+    /// <summary>
+    /// Issue 11 #3: a membership source that ignores its token, or blocks its thread, is not waited for past
+    /// MembershipTimeout: 1011 at the timeout, and its late answer registers nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("ignores its token")]
+    [InlineData("blocks its thread")]
+    public async Task Connect_UncooperativeMembershipSource_ClosesWith1011AtTheTimeout_LateAnswerRegistersNothing(string how)
+    {
+        Group("team", "alice", "bob", "slow");
+        await StartAsync(o => o.MembershipTimeout = TimeSpan.FromMilliseconds(300));
+        RelayTestClient alice = await ConnectAsync("alice");
+        RelayTestClient bob = await ConnectAsync("bob");
+        await alice.ExpectAsync("joined");
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var releasedEvent = new ManualResetEventSlim();
+        if (how == "blocks its thread")
+        {
+            Server.MembershipSource.BlockUntil("slow", releasedEvent);
+        }
+        else
+        {
+            Server.MembershipSource.IgnoreTokenUntil("slow", released.Task);
+        }
+
+        try
+        {
+            RelayTestClient slow = await ConnectAsync("slow", waitForWelcome: false);
+
+            (await slow.WaitForCloseAsync()).Should().Be(RelayCloseCodes.InternalError);
+            slow.TryReadNow(out _).Should().BeFalse("no welcome, before or after the source answers");
+        }
+        finally
+        {
+            released.TrySetResult();
+            releasedEvent.Set();
+        }
+
+        await ExpectNothingAsync(alice, "joined", "the late answer registers nothing");
+        (await Server.Relay.GetPresenceAsync("slow").AsTask().WaitAsync(Timeout)).IsOnline.Should().BeFalse();
+        await AssertStillRoutesAsync(alice, bob, "team");
     }
 
     [Fact]

@@ -26,15 +26,18 @@ public sealed class KestrelRelayHarness : RelayServerHarness
 
     private readonly Action<GroupRelayEndpointOptions> _configureEndpoint;
     private readonly bool _requireAuthorization;
+    private readonly ILoggerProvider? _logs;
     private WebApplication? _app;
     private Uri? _relayUri;
 
     /// <param name="configureEndpoint">The endpoint's options (default: none changed).</param>
     /// <param name="requireAuthorization">Whether the endpoint is mapped with <c>.RequireAuthorization()</c>; without it the endpoint refuses anonymous upgrades itself.</param>
-    public KestrelRelayHarness(Action<GroupRelayEndpointOptions>? configureEndpoint = null, bool requireAuthorization = true)
+    /// <param name="logs">Receives the server's log lines (default: none are kept).</param>
+    public KestrelRelayHarness(Action<GroupRelayEndpointOptions>? configureEndpoint = null, bool requireAuthorization = true, ILoggerProvider? logs = null)
     {
         _configureEndpoint = configureEndpoint ?? (_ => { });
         _requireAuthorization = requireAuthorization;
+        _logs = logs;
     }
 
     public override Uri RelayUri => _relayUri ?? throw new InvalidOperationException("Not started.");
@@ -55,6 +58,11 @@ public sealed class KestrelRelayHarness : RelayServerHarness
         {
             // For debugging a failing test: the server's log on the console (dotnet test --logger "console;verbosity=detailed").
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
+        }
+
+        if (_logs is not null)
+        {
+            builder.Logging.AddProvider(_logs).SetMinimumLevel(LogLevel.Debug);
         }
 
         builder.WebHost.UseUrls("http://127.0.0.1:0");

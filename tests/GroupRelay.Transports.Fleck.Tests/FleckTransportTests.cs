@@ -19,7 +19,7 @@ namespace GroupRelay.Transports.Fleck.Tests;
 /// What only the Fleck transport has to get right: authentication after open, frame size, every way a connection can
 /// die, shutdown. After each, the online list and the group index must be empty.
 /// </summary>
-public sealed class FleckTransportTests : IAsyncLifetime
+public sealed partial class FleckTransportTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private readonly FleckRelayHarness _harness = new();

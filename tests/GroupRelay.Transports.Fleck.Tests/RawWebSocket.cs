@@ -28,7 +28,11 @@ public sealed class RawWebSocket : IAsyncDisposable
 
     public string HandshakeResponse { get; private set; } = string.Empty;
 
-    public static async Task<RawWebSocket> ConnectAsync(Uri relayUri, string? user, string? extraHeaders = null)
+    /// <summary>
+    /// Connects and completes the handshake. <paramref name="sendWithHandshake"/> (frames, say) goes out in the same
+    /// write as the request, before the 101 was read, which browsers and standard clients never do.
+    /// </summary>
+    public static async Task<RawWebSocket> ConnectAsync(Uri relayUri, string? user, string? extraHeaders = null, byte[]? sendWithHandshake = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         using var timeout = new CancellationTokenSource(Timeout);
@@ -37,7 +41,8 @@ public sealed class RawWebSocket : IAsyncDisposable
         string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         string query = user is null ? string.Empty : "?access_token=" + Uri.EscapeDataString(user);
         string request = $"GET {relayUri.AbsolutePath}{query} HTTP/1.1\r\nHost: 127.0.0.1:{relayUri.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n";
-        await raw._stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        byte[] handshake = [.. Encoding.ASCII.GetBytes(request), .. sendWithHandshake ?? []];
+        await raw._stream.WriteAsync(handshake, timeout.Token);
 
         var response = new StringBuilder();
         byte[] one = new byte[1];
@@ -55,11 +60,22 @@ public sealed class RawWebSocket : IAsyncDisposable
         return raw;
     }
 
-    /// <summary>Sends one frame; <paramref name="masked"/> false breaks RFC 6455 (clients must mask).</summary>
-    public async Task SendFrameAsync(byte opcode, byte[] payload, bool masked = true, bool fin = true)
+    /// <summary>Sends one frame; <paramref name="masked"/> false breaks RFC 6455 (clients must mask), and so do <paramref name="rsv"/> bits.</summary>
+    public async Task SendFrameAsync(byte opcode, byte[] payload, bool masked = true, bool fin = true, byte rsv = 0)
+        => await SendBytesAsync(Frame(opcode, payload, masked, fin, rsv));
+
+    /// <summary>Sends bytes as they are, in one write (several frames, say).</summary>
+    public async Task SendBytesAsync(byte[] bytes)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        await _stream.WriteAsync(bytes, timeout.Token);
+    }
+
+    /// <summary>One client frame: FIN, the <paramref name="rsv"/> bits (0x70 mask) and the opcode, the length, the mask, the masked payload.</summary>
+    public static byte[] Frame(byte opcode, byte[] payload, bool masked = true, bool fin = true, byte rsv = 0)
     {
         using var stream = new MemoryStream();
-        stream.WriteByte((byte)((fin ? 0x80 : 0) | opcode));
+        stream.WriteByte((byte)((fin ? 0x80 : 0) | (rsv & 0x70) | opcode));
         byte maskBit = masked ? (byte)0x80 : (byte)0;
         if (payload.Length <= 125)
         {
@@ -92,8 +108,7 @@ public sealed class RawWebSocket : IAsyncDisposable
         }
 
         stream.Write(body);
-        using var timeout = new CancellationTokenSource(Timeout);
-        await _stream.WriteAsync(stream.ToArray(), timeout.Token);
+        return stream.ToArray();
     }
 
     public Task SendTextAsync(string text) => SendFrameAsync(0x1, Encoding.UTF8.GetBytes(text));

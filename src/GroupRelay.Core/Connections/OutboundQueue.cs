@@ -45,6 +45,8 @@ internal sealed class OutboundQueue
     private readonly IRelaySocket _socket;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
+    // RFC 6455 section 7.4.1: the code that names a connection closed without a close frame; never sent, only recorded.
+    private const int AbnormalClosure = 1006;
     private readonly RelayMetrics? _metrics;
     private readonly string _connectionId;
     private readonly string _userId;
@@ -185,6 +187,30 @@ internal sealed class OutboundQueue
         // Bounds the whole close: a send stuck on a dead peer is cancelled and the socket aborted.
         _abort.CancelAfter(_options.CloseTimeout);
         return true;
+    }
+
+    /// <summary>
+    /// The transport dropped the socket for a reason of its own (no close frame either way): records that reason as the
+    /// connection's close, unless it was already closing, and stops the writer at once.
+    /// </summary>
+    public bool TransportEnded(int closeCode, string reason)
+    {
+        bool recorded = Interlocked.CompareExchange(ref _state, Closing, Open) == Open;
+        if (recorded)
+        {
+            _closeReason = reason;
+            Volatile.Write(ref _closeCode, closeCode);
+        }
+
+        TransportEnded();
+        return recorded;
+    }
+
+    /// <summary>The peer did not answer a keep-alive ping in time and the transport dropped it (1006: no close frame).</summary>
+    public bool KeepAliveTimedOut()
+    {
+        _metrics?.KeepAliveTimedOut();
+        return TransportEnded(AbnormalClosure, "keep-alive timeout");
     }
 
     /// <summary>Called when the transport saw the socket end: stops the writer at once.</summary>

@@ -28,12 +28,14 @@ internal sealed class RelayLifecycle
     private readonly IRelayBackplane _backplane;
     private readonly RelayMetrics _metrics;
     private readonly GroupRelayOptions _options;
+    private readonly HostCalls _hostCalls;
     private readonly ILogger _logger;
     private long _nextConnectionId;
 
-    public RelayLifecycle(IMembershipSource membership, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    public RelayLifecycle(IMembershipSource membership, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, HostCalls hostCalls, GroupRelayOptions options, ILogger logger)
     {
         _membership = membership;
+        _hostCalls = hostCalls;
         _local = local;
         _backplane = backplane;
         _metrics = metrics;
@@ -112,19 +114,26 @@ internal sealed class RelayLifecycle
         return connection;
     }
 
-    /// <summary>Asks the host for the user's groups; null (and the connection closing) when that failed.</summary>
+    /// <summary>
+    /// Asks the host for the user's groups; null (and the connection closing) when that failed. The relay stops waiting
+    /// at <see cref="GroupRelayOptions.MembershipTimeout"/> whether or not the source honours its token.
+    /// </summary>
     private async Task<string[]?> LoadGroupsAsync(RelayConnection connection, CancellationToken cancellationToken)
     {
         string userId = connection.UserId;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.MembershipTimeout);
         try
         {
-            IReadOnlyCollection<string> loaded = await _membership.GetGroupsAsync(userId, timeout.Token).ConfigureAwait(false)
+            IReadOnlyCollection<string> loaded = await _hostCalls.InvokeAsync(
+                    "membership source",
+                    userId,
+                    static (s, token) => s.Source.GetGroupsAsync(s.UserId, token),
+                    (Source: _membership, UserId: userId),
+                    _options.MembershipTimeout,
+                    cancellationToken).ConfigureAwait(false)
                 ?? throw new GroupRelayException($"{_membership.GetType().Name}.GetGroupsAsync returned null for a user.");
             return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (HostCallTimeoutException)
         {
             GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connection.ConnectionId);
             connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source timed out", discardQueued: true);

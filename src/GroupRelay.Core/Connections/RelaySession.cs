@@ -83,6 +83,20 @@ public sealed class RelaySession : IAsyncDisposable
     }
 
     /// <summary>
+    /// The client did not answer a keep-alive ping within <see cref="GroupRelayOptions.KeepAliveInterval"/> +
+    /// <see cref="GroupRelayOptions.KeepAliveTimeout"/> and the transport dropped its socket: records why (a log line, the
+    /// <c>grouprelay.keepalive.timeouts</c> metric, close code 1006 for the connection). Call it before
+    /// <see cref="DisposeAsync"/>, which then takes the connection offline as for any other end.
+    /// </summary>
+    public void ReceiveKeepAliveTimeout()
+    {
+        // Logged and counted even when the connection was already closing (a send to the dead peer may have failed
+        // first): the missing pong is why it ended.
+        Connection.Outbound.KeepAliveTimedOut();
+        GroupRelayLog.KeepAliveTimedOut(_logger, Connection.ConnectionId, Connection.UserId, _options.KeepAliveInterval, _options.KeepAliveTimeout);
+    }
+
+    /// <summary>
     /// The client sent a close frame: the frames already queued are flushed and the close is answered with the same
     /// code. Completes when the answer is sent (bounded by <see cref="GroupRelayOptions.CloseTimeout"/>).
     /// </summary>

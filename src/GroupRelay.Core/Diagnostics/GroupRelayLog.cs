@@ -53,4 +53,16 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 14, Level = LogLevel.Error, Message = "A presence or membership event for user {UserId} could not be delivered.")]
     public static partial void EventFailed(ILogger logger, string userId, Exception exception);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "The presence policy did not answer for user {UserId} within {Timeout}; the watch on connection {ConnectionId} was answered with 'internal'.")]
+    public static partial void PresencePolicyTimedOut(ILogger logger, string userId, TimeSpan timeout, string connectionId);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Warning, Message = "The {Callee} answered for user {UserId} after {Elapsed}, past its timeout of {Timeout}; {Outcome} was discarded.")]
+    public static partial void HostCallLate(ILogger logger, string callee, string userId, TimeSpan elapsed, TimeSpan timeout, string outcome);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "The {Callee} failed for user {UserId} after {Elapsed}, past its timeout of {Timeout}; the failure was discarded.")]
+    public static partial void HostCallLateFailed(ILogger logger, string callee, string userId, TimeSpan elapsed, TimeSpan timeout, Exception exception);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Connection {ConnectionId} of user {UserId} did not answer a keep-alive ping within {Interval} + {Timeout}; it was dropped as dead.")]
+    public static partial void KeepAliveTimedOut(ILogger logger, string connectionId, string userId, TimeSpan interval, TimeSpan timeout);
 }

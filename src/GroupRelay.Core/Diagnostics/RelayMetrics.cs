@@ -22,6 +22,7 @@ internal sealed class RelayMetrics : IDisposable
     private readonly Counter<long> _drops;
     private readonly Counter<long> _requestErrors;
     private readonly Histogram<double> _fanoutDuration;
+    private readonly Counter<long> _keepAliveTimeouts;
 
     public RelayMetrics(IMeterFactory? meterFactory)
     {
@@ -41,6 +42,7 @@ internal sealed class RelayMetrics : IDisposable
         _deliveries = _meter.CreateCounter<long>("grouprelay.deliveries", "{delivery}", "Message frames queued to a connection.");
         _drops = _meter.CreateCounter<long>("grouprelay.drops", "{frame}", "Frames or requests dropped, by reason.");
         _requestErrors = _meter.CreateCounter<long>("grouprelay.request.errors", "{request}", "Requests answered with an error frame, by code.");
+        _keepAliveTimeouts = _meter.CreateCounter<long>("grouprelay.keepalive.timeouts", "{connection}", "Connections dropped because the peer did not answer a keep-alive ping within KeepAliveInterval + KeepAliveTimeout.");
         _fanoutDuration = _meter.CreateHistogram<double>("grouprelay.fanout.duration", "s", "Time to write a message's frame and queue it to every target connection of this node.");
     }
 
@@ -61,6 +63,8 @@ internal sealed class RelayMetrics : IDisposable
         _deliveries.Add(deliveries);
         _fanoutDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
     }
+
+    public void KeepAliveTimedOut() => _keepAliveTimeouts.Add(1);
 
     public void Dropped(string reason) => _drops.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

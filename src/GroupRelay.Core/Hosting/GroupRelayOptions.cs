@@ -83,11 +83,43 @@ public sealed class GroupRelayOptions
     public TimeSpan MembershipTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long the <see cref="IPresencePolicy"/> may take to answer one <c>watch</c>; then the relay stops waiting and
+    /// answers that request with <c>internal</c> (the connection stays open). Default 10 s, as
+    /// <see cref="MembershipTimeout"/>: the default policy asks the membership source. Must be more than zero and at
+    /// most one hour.
+    /// </summary>
+    /// <remarks>
+    /// The relay stops waiting on its own, whether or not the policy honours its cancellation token; a late answer is
+    /// discarded and logged. From issue 11 (#3): every host callback with a timeout is bounded by the relay itself.
+    /// </remarks>
+    public TimeSpan PresencePolicyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// How long a closing connection may take to flush and finish the close handshake before its socket is aborted;
     /// also how long shutdown waits for clients. Default 5 s.
     /// </summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Interval of WebSocket keep-alive pings sent by the transport. Default 30 s; <see cref="TimeSpan.Zero"/> turns them off.</summary>
+    /// <summary>
+    /// Interval of the transport's WebSocket keep-alive frames. Default 30 s; <see cref="TimeSpan.Zero"/> turns them off.
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="KeepAliveTimeout"/> (ASP.NET Core on .NET 9 or later) these are pings the client must answer;
+    /// without it (.NET 8, or a timeout of zero) .NET sends unsolicited pongs, which keep proxies from closing an idle
+    /// connection but detect nothing. The Fleck transport sends pings and does not track their answers.
+    /// </remarks>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a client may take to answer a keep-alive ping before the connection is dropped as dead, so a peer that
+    /// has not answered within <see cref="KeepAliveInterval"/> + this is closed, goes offline for its watchers, and its
+    /// groups' members get <c>left</c>. Default 20 s; <see cref="TimeSpan.Zero"/> turns detection off. At most one hour.
+    /// </summary>
+    /// <remarks>
+    /// Issue 11 (#1): a client that keeps its TCP connection but answers nothing (a laptop asleep behind a proxy) stayed
+    /// online indefinitely. Applies to the ASP.NET Core transport on .NET 9 or later, through
+    /// <c>WebSocketAcceptContext.KeepAliveTimeout</c> (RFC 6455 section 5.5.2: a ping must be answered by a pong). On
+    /// .NET 8 the WebSocket API can send no ping, so the timeout is not applied there; nor by the Fleck transport.
+    /// </remarks>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 }

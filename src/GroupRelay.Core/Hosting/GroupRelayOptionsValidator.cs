@@ -38,8 +38,10 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.IdempotencyWindow) + " (seconds)", options.IdempotencyWindow.TotalSeconds, 1, 86_400);
         Range(nameof(options.MaxIdempotencyKeysPerUser), options.MaxIdempotencyKeysPerUser, 1, 1_000_000);
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);
+        Range(nameof(options.PresencePolicyTimeout) + " (seconds)", options.PresencePolicyTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.CloseTimeout) + " (seconds)", options.CloseTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.KeepAliveInterval) + " (seconds)", options.KeepAliveInterval.TotalSeconds, 0, 3600);
+        Range(nameof(options.KeepAliveTimeout) + " (seconds)", options.KeepAliveTimeout.TotalSeconds, 0, 3600);
         if (options.MaxQueueBytes < 2L * options.MaxFrameBytes)
         {
             // A message frame is its body plus the envelope, so one full-size message must fit the queue with room to spare.

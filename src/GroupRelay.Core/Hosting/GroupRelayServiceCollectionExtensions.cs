@@ -53,8 +53,9 @@ public static class GroupRelayServiceCollectionExtensions
         // and requests. Each part gets what it needs through its constructor; nothing is wired after construction.
         services.TryAddSingleton(sp => new RelayMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(_ => new UserGate());
+        services.TryAddSingleton(sp => new HostCalls(Logger(sp)));
         services.TryAddSingleton(sp => new LocalMembership(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<UserGate>()));
-        services.TryAddSingleton(sp => new PresenceWatchers(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<IPresencePolicy>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new PresenceWatchers(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<IPresencePolicy>(), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new RelayLocalDelivery(
             sp.GetRequiredService<IPresenceRegistry>(),
             sp.GetRequiredService<PresenceWatchers>(),
@@ -65,7 +66,7 @@ public static class GroupRelayServiceCollectionExtensions
         services.TryAddSingleton(sp => new IdempotencyKeys(Options(sp), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IdempotencyKeys>(), Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
-        services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));
         services.TryAddSingleton(sp => new RequestDispatcher(
             sp.GetRequiredService<MessageRouter>(),

@@ -11,7 +11,9 @@ namespace GroupRelay;
 /// <remarks>
 /// Implementations are called concurrently from many connections and must be thread-safe.
 /// A call that throws or exceeds <see cref="GroupRelayOptions.MembershipTimeout"/> closes the connection
-/// that asked with close code 1011; nothing else is affected.
+/// that asked with close code 1011; nothing else is affected. The relay stops waiting at the timeout even when the
+/// call ignores its token, and discards (and logs) a late answer. Calls start on threads of the relay's own, so a
+/// source that blocks its thread does not starve other connections; still, prefer asynchronous I/O.
 /// </remarks>
 /// <example>
 /// <code>

@@ -12,6 +12,8 @@ namespace GroupRelay;
 /// The default policy allows the watcher's contacts (<see cref="IMembershipSource.GetContactsAsync"/>) and
 /// the members of the watcher's groups; it is evaluated once per <c>watch</c> request. Replace it with
 /// <c>builder.Services.AddSingleton&lt;IPresencePolicy, MyPolicy&gt;()</c> before or after <c>AddGroupRelay()</c>.
+/// A call that exceeds <see cref="GroupRelayOptions.PresencePolicyTimeout"/> is not waited for (its token is
+/// cancelled, and a late answer is discarded and logged); that <c>watch</c> is answered with <c>internal</c>.
 /// </remarks>
 public interface IPresencePolicy
 {

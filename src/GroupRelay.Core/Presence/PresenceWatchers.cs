@@ -20,13 +20,15 @@ internal sealed class PresenceWatchers
     private readonly SetIndex<WatchList> _watchers = new(ReferenceEqualityComparer.Instance);
     private readonly IPresenceRegistry _presence;
     private readonly IPresencePolicy _policy;
+    private readonly HostCalls _hostCalls;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
 
-    public PresenceWatchers(IPresenceRegistry presence, IPresencePolicy policy, GroupRelayOptions options, ILogger logger)
+    public PresenceWatchers(IPresenceRegistry presence, IPresencePolicy policy, HostCalls hostCalls, GroupRelayOptions options, ILogger logger)
     {
         _presence = presence;
         _policy = policy;
+        _hostCalls = hostCalls;
         _options = options;
         _logger = logger;
     }
@@ -36,9 +38,10 @@ internal sealed class PresenceWatchers
 
     /// <summary>
     /// Handles <c>watch</c>: queues the <c>presence</c> result (then any change that came in while it was being
-    /// built), or returns an error message when over the bound.
+    /// built), or returns the error to answer: <c>bad_request</c> over the bound, <c>internal</c> when the presence
+    /// policy did not answer within <see cref="GroupRelayOptions.PresencePolicyTimeout"/>.
     /// </summary>
-    public async ValueTask<string?> WatchAsync(WatchList list, string? id, List<string> users, CancellationToken cancellationToken)
+    public async ValueTask<(string Code, string Message)?> WatchAsync(WatchList list, string? id, List<string> users, CancellationToken cancellationToken)
     {
         var distinct = new List<string>(users.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -63,12 +66,29 @@ internal sealed class PresenceWatchers
 
             if (list.Watched.Count + newOnes > _options.MaxWatchedUsers)
             {
-                return $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {list.Watched.Count} and this request adds {newOnes}";
+                return (RelayErrorCodes.BadRequest, $"a connection may watch at most {_options.MaxWatchedUsers} users; it watches {list.Watched.Count} and this request adds {newOnes}");
             }
         }
 
         RelayConnection connection = list.Connection;
-        IReadOnlySet<string> allowed = await _policy.GetAllowedAsync(connection.UserId, distinct, cancellationToken).ConfigureAwait(false);
+        IReadOnlySet<string> allowed;
+        try
+        {
+            // The relay stops waiting at the timeout whether or not the policy honours its token.
+            allowed = await _hostCalls.InvokeAsync(
+                "presence policy",
+                connection.UserId,
+                static (s, token) => s.Policy.GetAllowedAsync(s.UserId, s.Users, token),
+                (Policy: _policy, connection.UserId, Users: (IReadOnlyCollection<string>)distinct),
+                _options.PresencePolicyTimeout,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (HostCallTimeoutException)
+        {
+            GroupRelayLog.PresencePolicyTimedOut(_logger, connection.UserId, _options.PresencePolicyTimeout, connection.ConnectionId);
+            return (RelayErrorCodes.Internal, "the server could not decide in time whom this connection may watch; try again later");
+        }
+
         var online = new List<(string, string?)>();
         var offline = new List<string>();
         var forbidden = new List<string>();

@@ -196,10 +196,9 @@ internal sealed class RequestDispatcher
 
             case RequestType.Watch:
             {
-                string? error = await _watchers.WatchAsync(session.Watches, request.Id, request.Users!, cancellationToken).ConfigureAwait(false);
-                if (error is not null)
+                if (await _watchers.WatchAsync(session.Watches, request.Id, request.Users!, cancellationToken).ConfigureAwait(false) is var (code, message))
                 {
-                    SendError(connection, request.Id, RelayErrorCodes.BadRequest, error);
+                    SendError(connection, request.Id, code, message);
                 }
 
                 break;

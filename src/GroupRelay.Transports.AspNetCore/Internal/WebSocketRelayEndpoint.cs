@@ -2,7 +2,9 @@ using System;
 using System.Buffers;
 using System.Linq;
 using System.Net.WebSockets;
+using System.Numerics;
 using System.Security.Claims;
+using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Transports;
 using Microsoft.AspNetCore.Authentication;
@@ -60,11 +62,7 @@ internal sealed class WebSocketRelayEndpoint
         }
 
         string? subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(_options.SubProtocol, StringComparer.Ordinal) ? _options.SubProtocol : null;
-        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = subProtocol,
-            KeepAliveInterval = _handler.Options.KeepAliveInterval,
-        }).ConfigureAwait(false);
+        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
 
         RelaySession session = await _handler.AcceptAsync(userId, new WebSocketRelaySocket(webSocket), context.RequestAborted).ConfigureAwait(false);
         try
@@ -79,6 +77,69 @@ internal sealed class WebSocketRelayEndpoint
                 webSocket.Abort();
             }
         }
+    }
+
+    private WebSocketAcceptContext CreateAcceptContext(string? subProtocol)
+    {
+        var accept = new WebSocketAcceptContext
+        {
+            SubProtocol = subProtocol,
+            KeepAliveInterval = _handler.Options.KeepAliveInterval,
+        };
+#if NET9_0_OR_GREATER
+        // With a timeout .NET sends pings (not unsolicited pongs) and aborts the socket when no pong comes back in time;
+        // the receive loop then reports it (ReceiveKeepAliveTimeout). On .NET 8 the WebSocket API sends no ping at all.
+        if (KeepAliveTimeoutEnabled(_handler.Options))
+        {
+            accept.KeepAliveTimeout = _handler.Options.KeepAliveTimeout;
+        }
+#endif
+        return accept;
+    }
+
+    /// <summary>
+    /// Whether .NET aborted <paramref name="webSocket"/> because the peer did not answer a keep-alive ping. The pending
+    /// receive fails as for any aborted connection; .NET keeps the keep-alive failure, and only that failure, as the
+    /// inner exception of what the next call on the aborted socket throws, so one zero-byte receive tells.
+    /// </summary>
+    private bool FailedForKeepAlive(WebSocket webSocket)
+    {
+        if (!KeepAliveTimeoutEnabled(_handler.Options) || webSocket.State != WebSocketState.Aborted)
+        {
+            return false;
+        }
+
+        try
+        {
+            ValueTask<ValueWebSocketReceiveResult> probe = webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+            if (!probe.IsCompleted)
+            {
+                _ = probe.AsTask();
+                return false;
+            }
+
+            probe.GetAwaiter().GetResult();
+            return false;
+        }
+        catch (WebSocketException ex)
+        {
+            return ex.InnerException is WebSocketException;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static bool KeepAliveTimeoutEnabled(GroupRelayOptions options)
+    {
+#if NET9_0_OR_GREATER
+        return options.KeepAliveInterval > TimeSpan.Zero && options.KeepAliveTimeout > TimeSpan.Zero;
+#else
+        // .NET 8's WebSocket sends no ping (only unsolicited pongs), so a dead peer cannot be detected there.
+        _ = options;
+        return false;
+#endif
     }
 
     private async Task ReceiveLoopAsync(WebSocket webSocket, RelaySession session)
@@ -103,7 +164,7 @@ internal sealed class WebSocketRelayEndpoint
                     continue;
                 }
 
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                byte[] buffer = RentReceiveBuffer(Math.Min(InitialReceiveBuffer, maxFrame));
                 try
                 {
                     int length = 0;
@@ -111,28 +172,41 @@ internal sealed class WebSocketRelayEndpoint
                     ValueWebSocketReceiveResult result;
                     do
                     {
-                        if (length == buffer.Length)
+                        if (tooLarge)
                         {
-                            if (tooLarge)
-                            {
-                                length = 0; // discard the rest of an oversized frame while the close is under way
-                            }
-                            else
-                            {
-                                byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxFrame + 1));
-                                buffer.AsSpan(0, length).CopyTo(larger);
-                                ArrayPool<byte>.Shared.Return(buffer);
-                                buffer = larger;
-                            }
+                            // Discard the rest of an oversized message while the close is under way.
+                            result = await webSocket.ReceiveAsync(buffer.AsMemory(), default).ConfigureAwait(false);
+                            continue;
                         }
 
-                        result = await webSocket.ReceiveAsync(buffer.AsMemory(length), default).ConfigureAwait(false);
-                        length += result.Count;
-                        if (!tooLarge && length > maxFrame)
+                        if (length == maxFrame)
                         {
-                            tooLarge = true;
-                            session.ReceiveTooLarge();
+                            // The buffer holds MaxFrameBytes and the message is not over. A zero-byte read tells its
+                            // end (an empty last fragment: the message is exactly the limit) from more payload (it is
+                            // over the limit) without buffering a byte past the limit or waiting for that byte.
+                            result = await webSocket.ReceiveAsync(Memory<byte>.Empty, default).ConfigureAwait(false);
+                            if (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close)
+                            {
+                                tooLarge = true;
+                                session.ReceiveTooLarge();
+                            }
+
+                            continue;
                         }
+
+                        if (length == buffer.Length)
+                        {
+                            byte[] larger = RentReceiveBuffer(Math.Min(buffer.Length * 2, maxFrame));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ReturnReceiveBuffer(buffer);
+                            buffer = larger;
+                        }
+
+                        // .NET's WebSocket fills the whole slice it is given before it returns (unless the message ends
+                        // first), so the slice never reaches past the limit: otherwise the check would wait for bytes
+                        // far beyond it (issue 11: 131,070 bytes of a declared 10 MiB frame were buffered, not refused).
+                        result = await webSocket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxFrame) - length), default).ConfigureAwait(false);
+                        length += result.Count;
                     }
                     while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
 
@@ -151,25 +225,41 @@ internal sealed class WebSocketRelayEndpoint
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    ReturnReceiveBuffer(buffer);
                 }
             }
         }
-        catch (WebSocketException ex)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            reason = ex.WebSocketErrorCode.ToString();
-        }
-        catch (OperationCanceledException)
-        {
-            reason = "aborted";
-        }
-        catch (ObjectDisposedException)
-        {
-            reason = "aborted";
+            if (FailedForKeepAlive(webSocket))
+            {
+                reason = "keep-alive timeout";
+                session.ReceiveKeepAliveTimeout();
+            }
+            else
+            {
+                reason = ex is WebSocketException socketError ? socketError.WebSocketErrorCode.ToString() : "aborted";
+            }
         }
         finally
         {
             TransportLog.ReceiveEnded(_logger, session.Connection.ConnectionId, reason);
+        }
+    }
+
+    /// <summary>
+    /// A receive buffer of exactly <paramref name="size"/> bytes: from the pool when the size is a power of two (the
+    /// pool's sizes), else allocated, so a connection never holds more than <c>MaxFrameBytes</c> of one frame (the pool
+    /// would round 65,537 bytes up to 128 KiB).
+    /// </summary>
+    private static byte[] RentReceiveBuffer(int size)
+        => BitOperations.IsPow2(size) ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+
+    private static void ReturnReceiveBuffer(byte[] buffer)
+    {
+        if (BitOperations.IsPow2(buffer.Length))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

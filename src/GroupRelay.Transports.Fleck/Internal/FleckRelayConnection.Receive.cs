@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Text.Unicode;
 using System.Threading;
 using System.Threading.Channels;
@@ -13,9 +14,6 @@ namespace GroupRelay.Transports.Fleck.Internal;
 // The receive side: frames parsed on Fleck's I/O path, queued with a bound, and fed in order to the session.
 internal sealed partial class FleckRelayConnection
 {
-    // Largest Hybi13 frame header: 2 bytes, 8 bytes of extended length, 4 bytes of mask.
-    private const int MaxFrameHeaderBytes = 14;
-
     private enum InboundKind
     {
         Text,
@@ -74,27 +72,52 @@ internal sealed partial class FleckRelayConnection
 
     // ---- Fleck's I/O path: everything below runs on the thread that read the bytes, one call at a time. ----
 
-    /// <summary>Replaces Hybi13's ReceiveData: same parser, our frame handling, and a bound on what is buffered.</summary>
+    /// <summary>
+    /// Replaces Hybi13's ReceiveData: our RFC 6455 frame reader (<see cref="Rfc6455FrameReader"/>, which says why), our
+    /// frame handling, and a bound on what is buffered. <paramref name="data"/> is Fleck's buffer of what it received
+    /// and not yet parsed; what was read is removed from it.
+    /// </summary>
     private void OnData(List<byte> data)
     {
-        if (_discarding)
+        int offset = 0;
+        try
         {
-            data.Clear();
-            return;
+            while (!_discarding)
+            {
+                ReadOnlySpan<byte> unread = CollectionsMarshal.AsSpan(data)[offset..];
+                FrameReadResult result = _frames.Read(unread, out int consumed, out FrameType type, out byte[] payload);
+                offset += consumed;
+                if (result == FrameReadResult.NeedMoreData)
+                {
+                    break;
+                }
+
+                if (result == FrameReadResult.TooLarge)
+                {
+                    TooLarge();
+                    break;
+                }
+
+                OnFrame(type, payload);
+            }
         }
-
-        // Throws Fleck's WebSocketException on a protocol error: Fleck then reports OnError and closes with its code.
-        Hybi13Handler.ReceiveData(data, _readState, OnFrame);
-
-        // Fleck buffers a frame (and a fragmented message) whole, without limit: stop as soon as it cannot fit.
-        if (!_discarding && (long)_readState.Data.Count + data.Count > (long)_maxFrameBytes + MaxFrameHeaderBytes)
+        catch (WebSocketException ex)
         {
-            TooLarge();
+            // Fleck then reports OnError and closes with the exception's code: 1002, or 1007 for invalid UTF-8.
+            _discarding = true;
+            FleckTransportLog.ProtocolViolation(_server.Logger, _connectionId, ex.StatusCode, ex.Message);
+            throw;
         }
-
-        if (_discarding)
+        finally
         {
-            data.Clear();
+            if (_discarding)
+            {
+                data.Clear();
+            }
+            else
+            {
+                data.RemoveRange(0, offset);
+            }
         }
     }
 
@@ -108,36 +131,36 @@ internal sealed partial class FleckRelayConnection
         switch (type)
         {
             case FrameType.Text:
-                if (payload.Length > _maxFrameBytes)
-                {
-                    TooLarge();
-                    return;
-                }
-
                 // As Fleck's own text handling (Hybi13Handler.cs:192-203) and ASP.NET Core's: invalid UTF-8 closes with 1007.
                 if (!Utf8.IsValid(payload))
                 {
-                    throw new WebSocketException(WebSocketStatusCodes.InvalidFramePayloadData);
+                    throw new WebSocketException(WebSocketStatusCodes.InvalidFramePayloadData, "a text message is not valid UTF-8 (RFC 6455 section 8.1)");
                 }
 
                 Enqueue(new Inbound(InboundKind.Text, payload, null));
                 break;
             case FrameType.Binary:
-                if (payload.Length > _maxFrameBytes)
-                {
-                    TooLarge();
-                    return;
-                }
-
                 Enqueue(new Inbound(InboundKind.Binary, Array.Empty<byte>(), null));
                 break;
             case FrameType.Close:
                 // Fleck validates the close frame and throws on a bad one; onClose runs for a valid one.
-                Hybi13Handler.ProcessFrame(type, payload, static _ => { }, () => ClientClosed(payload), static _ => { }, static _ => { }, static _ => { });
+                try
+                {
+                    Hybi13Handler.ProcessFrame(type, payload, static _ => { }, () => ClientClosed(payload), static _ => { }, static _ => { }, static _ => { });
+                }
+                catch (WebSocketException ex)
+                {
+                    // Fleck's exception has no message: say what was wrong, for the log line.
+                    throw new WebSocketException(ex.StatusCode, "an invalid close frame: a 1-byte payload, a code that may not be sent, or a reason that is not UTF-8 (RFC 6455 sections 5.5.1, 7.4)", ex);
+                }
+
                 break;
-            default:
-                // Ping (answered with a pong by Fleck's default OnPing) and pong.
-                Hybi13Handler.ProcessFrame(type, payload, static _ => { }, static () => { }, static _ => { }, b => _socket.OnPing(b), b => _socket.OnPong(b));
+            case FrameType.Ping:
+                // Answered with a pong by Fleck's default OnPing; the reader let through no ping over 125 bytes.
+                _socket.OnPing(payload);
+                break;
+            case FrameType.Pong:
+                _socket.OnPong(payload);
                 break;
         }
     }
@@ -154,7 +177,6 @@ internal sealed partial class FleckRelayConnection
     private void TooLarge()
     {
         _discarding = true;
-        _readState.Clear();
         Enqueue(new Inbound(InboundKind.TooLarge, Array.Empty<byte>(), null));
     }
 

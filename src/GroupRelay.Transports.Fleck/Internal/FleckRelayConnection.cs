@@ -21,9 +21,10 @@ namespace GroupRelay.Transports.Fleck.Internal;
 /// </para>
 /// <para>
 /// Two hooks on Fleck's Hybi13 handler (a public <see cref="ComposableHandler"/>) make the wire match the ASP.NET Core
-/// transport: <see cref="ComposableHandler.ReceiveData"/> hands over the client's close frame (Fleck 1.2.0 answers it
-/// at once with 1000 and drops the frames still queued, WebSocketConnection.cs:106-128 and Hybi13Handler.cs:127-141)
-/// and text payloads as the UTF-8 bytes received; <see cref="ComposableHandler.CloseFrame"/> adds the close reason
+/// transport: <see cref="ComposableHandler.ReceiveData"/> reads the frames with <see cref="Rfc6455FrameReader"/> (Fleck
+/// 1.2.0's parser lets RFC 6455 section 5 violations through and breaks on a ping between fragments), hands over the
+/// client's close frame (Fleck answers it at once with 1000 and drops the frames still queued,
+/// WebSocketConnection.cs:106-128 and Hybi13Handler.cs:127-141) and text payloads as the UTF-8 bytes received; <see cref="ComposableHandler.CloseFrame"/> adds the close reason
 /// (Fleck's close frame carries only the code, Hybi13Handler.cs:22).
 /// </para>
 /// <para>
@@ -52,7 +53,7 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
     private readonly CancellationTokenSource _ended = new();
     private readonly TaskCompletionSource _transportClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ReadState _readState = new();
+    private readonly Rfc6455FrameReader _frames;
     private readonly int _maxFrameBytes;
     private readonly long _maxPendingBytes;
     private string _connectionId;
@@ -69,6 +70,7 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
         _socket = socket;
         _server = server;
         _maxFrameBytes = server.Handler.Options.MaxFrameBytes;
+        _frames = new Rfc6455FrameReader(_maxFrameBytes);
         _maxPendingBytes = Math.Max((long)_maxFrameBytes * MaxPendingFrames, MinPendingBytes);
         _connectionId = "fleck-" + socket.ConnectionInfo.Id.ToString("N");
     }

@@ -41,4 +41,7 @@ internal static partial class FleckTransportLog
 
     [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "{Count} connections of the Fleck server on {Location} did not end within the close timeout; their sockets were closed.")]
     public static partial void StopTimedOut(ILogger logger, int count, string location);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Connection {ConnectionId} broke the WebSocket protocol: {Violation}; failed with close code {CloseCode}.")]
+    public static partial void ProtocolViolation(ILogger logger, string connectionId, int closeCode, string violation);
 }
