@@ -156,3 +156,194 @@ public abstract partial class RelayProtocolSpecification
         acks.Count(a => a.TryGetProperty("duplicate", out JsonElement d) && d.GetBoolean()).Should().Be(Ids, "one of the two sends of each id is the duplicate");
     }
 }
+
+/// <summary>PROTOCOL.md section 3, <c>history</c>, and section 6 (what a reconnecting client does with it).</summary>
+public abstract partial class RelayProtocolSpecification
+{
+    private async Task<(List<JsonElement> Replayed, JsonElement Result)> HistoryAsync(RelayTestClient client, string group, long after, string? epoch = null, int? limit = null)
+    {
+        var request = Req("history", ("id", "h-" + Guid.NewGuid().ToString("N")[..6]), ("group", group), ("after", after));
+        if (epoch is not null)
+        {
+            request["epoch"] = epoch;
+        }
+
+        if (limit is int l)
+        {
+            request["limit"] = l;
+        }
+
+        string id = (string)request["id"]!;
+        await client.SendAsync(request);
+        var replayed = new List<JsonElement>();
+        while (true)
+        {
+            JsonElement frame = await client.ReceiveAsync(Timeout);
+            if (Type(frame) == "history" && Str(frame, "id") == id)
+            {
+                return (replayed, frame);
+            }
+
+            if (Type(frame) == "error" && Str(frame, "id") == id)
+            {
+                return (replayed, frame);
+            }
+
+            if (Type(frame) == "message" && Str(frame, "group") == group)
+            {
+                replayed.Add(frame);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task History_AfterAReload_ReplaysWhatWasMissed_ByteForByte_InSeqOrder_AndIsComplete()
+    {
+        Skip.IfNot(RetainsHistory, "this backplane does not retain group streams yet");
+        Group("team", "alice", "bob");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+        RelayTestClient bob = await ConnectAsync("bob");
+        await SendToGroupAsync(alice, "team", "seen by bob");
+        JsonElement seen = await bob.ExpectAsync("message");
+        await alice.ExpectAsync("message"); // alice's own echo
+        (string epoch, _) = Position(bob.Welcome, "team");
+        await bob.DisposeAsync();
+
+        var missedLive = new List<string>();
+        for (int i = 0; i < 5; i++)
+        {
+            await SendToGroupAsync(alice, "team", new { n = i, text = "while bob reloads" });
+            missedLive.Add((await alice.ExpectAsync("message")).GetRawText());
+        }
+
+        RelayTestClient bob2 = await ConnectAsync("bob");
+        long after = seen.GetProperty("seq").GetInt64();
+        Position(bob2.Welcome, "team").Should().Be((epoch, after + 5));
+        (List<JsonElement> replayed, JsonElement result) = await HistoryAsync(bob2, "team", after, epoch);
+
+        replayed.Select(m => m.GetRawText()).Should().Equal(missedLive, "history replays the frames exactly as they were delivered");
+        Type(result).Should().Be("history");
+        Str(result, "group").Should().Be("team");
+        Str(result, "epoch").Should().Be(epoch);
+        result.GetProperty("seq").GetInt64().Should().Be(after + 5);
+        result.GetProperty("complete").GetBoolean().Should().BeTrue();
+    }
+
+    [SkippableFact]
+    public async Task History_Limit_CutsThePage_CompleteIsFalseUntilTheLastPage()
+    {
+        Skip.IfNot(RetainsHistory, "this backplane does not retain group streams yet");
+        Group("team", "alice");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+        for (int i = 0; i < 7; i++)
+        {
+            await SendToGroupAsync(alice, "team", i);
+        }
+
+        var seqs = new List<long>();
+        long after = 0;
+        bool complete = false;
+        int pages = 0;
+        while (!complete && pages++ < 10)
+        {
+            (List<JsonElement> replayed, JsonElement result) = await HistoryAsync(alice, "team", after, limit: 3);
+            replayed.Count.Should().BeLessThanOrEqualTo(3);
+            seqs.AddRange(replayed.Select(m => m.GetProperty("seq").GetInt64()));
+            complete = result.GetProperty("complete").GetBoolean();
+            after = seqs.Count > 0 ? seqs[^1] : after;
+        }
+
+        pages.Should().Be(3, "7 messages in pages of 3");
+        seqs.Should().Equal(Enumerable.Range(1, 7).Select(i => (long)i));
+    }
+
+    [SkippableFact]
+    public async Task History_OlderThanRetention_ReplaysWhatIsLeft_AndIsNotComplete()
+    {
+        Skip.IfNot(RetainsHistory, "this backplane does not retain group streams yet");
+        Group("team", "alice");
+        await StartAsync(o => o.HistoryMessagesPerGroup = 3);
+        RelayTestClient alice = await ConnectAsync("alice");
+        for (int i = 0; i < 5; i++)
+        {
+            await SendToGroupAsync(alice, "team", i);
+        }
+
+        (List<JsonElement> replayed, JsonElement result) = await HistoryAsync(alice, "team", 0);
+
+        replayed.Select(m => m.GetProperty("seq").GetInt64()).Should().Equal(3L, 4L, 5L);
+        result.GetProperty("complete").GetBoolean().Should().BeFalse("seq 1 and 2 are no longer retained");
+        result.GetProperty("seq").GetInt64().Should().Be(5);
+    }
+
+    [Fact]
+    public async Task History_AnotherEpoch_ReplaysNothing_AndIsNotComplete()
+    {
+        Group("team", "alice");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+        await SendToGroupAsync(alice, "team", "one");
+        (string epoch, _) = Position(alice.Welcome, "team");
+
+        (List<JsonElement> replayed, JsonElement result) = await HistoryAsync(alice, "team", 0, epoch: "not-" + epoch);
+
+        replayed.Should().BeEmpty();
+        Type(result).Should().Be("history");
+        Str(result, "epoch").Should().Be(epoch, "the result names the current epoch");
+        result.GetProperty("complete").GetBoolean().Should().BeFalse("the client must reload that group's past from the host");
+    }
+
+    [Fact]
+    public async Task History_NothingMissed_IsComplete_WithNothingReplayed()
+    {
+        Group("team", "alice");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+        long seq = (await SendToGroupAsync(alice, "team", "one")).GetProperty("seq").GetInt64();
+        await alice.ExpectAsync("message");
+
+        (List<JsonElement> replayed, JsonElement result) = await HistoryAsync(alice, "team", seq);
+
+        replayed.Should().BeEmpty();
+        result.GetProperty("complete").GetBoolean().Should().BeTrue();
+        result.GetProperty("seq").GetInt64().Should().Be(seq);
+    }
+
+    [Fact]
+    public async Task History_OfAGroupTheUserIsNotIn_IsNotMember()
+    {
+        Group("team", "alice");
+        Group("ops", "carol");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+
+        (_, JsonElement result) = await HistoryAsync(alice, "ops", 0);
+
+        Type(result).Should().Be("error");
+        Str(result, "code").Should().Be("not_member");
+    }
+
+    [Fact]
+    public async Task History_BadFields_AreBadRequest()
+    {
+        Group("team", "alice");
+        await StartAsync();
+        RelayTestClient alice = await ConnectAsync("alice");
+
+        foreach (string frame in new[]
+        {
+            """{"type":"history","id":"h1","group":"team"}""",
+            """{"type":"history","id":"h2","group":"team","after":-1}""",
+            """{"type":"history","id":"h3","group":"team","after":0,"limit":0}""",
+            """{"type":"history","id":"h4","group":"team","after":0,"limit":1001}""",
+            """{"type":"history","id":"h5","group":"team","after":0,"epoch":7}""",
+        })
+        {
+            await alice.SendTextAsync(frame);
+            JsonElement error = await alice.ExpectAsync("error");
+            Str(error, "code").Should().Be("bad_request", frame);
+        }
+    }
+}

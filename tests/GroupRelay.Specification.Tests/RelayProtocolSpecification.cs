@@ -31,6 +31,13 @@ public abstract partial class RelayProtocolSpecification : IAsyncLifetime
     /// <summary>Creates the transport's server harness (not yet started).</summary>
     protected abstract RelayServerHarness CreateHarness();
 
+    /// <summary>
+    /// Whether the server under test retains group messages for <c>history</c> (PROTOCOL.md section 3). A harness whose
+    /// backplane does not yet keep its streams answers <c>history</c> as with retention switched off, and the tests that
+    /// need retained messages report themselves skipped there.
+    /// </summary>
+    protected virtual bool RetainsHistory => true;
+
     public Task InitializeAsync()
     {
         Server = CreateHarness();

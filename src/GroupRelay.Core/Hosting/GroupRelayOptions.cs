@@ -67,6 +67,22 @@ public sealed class GroupRelayOptions
     public int MaxJsonDepth { get; set; } = 64;
 
     /// <summary>
+    /// Messages retained per group stream for <c>history</c> (PROTOCOL.md section 3): the latest ones, kept as the frames
+    /// that were delivered. Default 100; 0 switches retention off (<c>history</c> then replays nothing and answers
+    /// <c>complete:false</c> whenever messages were missed).
+    /// </summary>
+    public int HistoryMessagesPerGroup { get; set; } = 100;
+
+    /// <summary>How long a retained message is kept for <c>history</c>. Default 10 minutes.</summary>
+    public TimeSpan HistoryMaxAge { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Bytes of retained frames across all groups of this process (the in-process streams; a backplane such as Redis
+    /// bounds its own); over it the oldest messages of any group go first. Default 64 MiB.
+    /// </summary>
+    public long HistoryMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// How long a <c>send</c>'s <c>id</c> is remembered per user as an idempotency key: a repeat inside the window, on any
     /// connection of the user (and with a backplane on any node), delivers nothing again and gets the first outcome with
     /// <c>"duplicate":true</c> (PROTOCOL.md section 3, "Idempotent send"). Default 2 minutes.

@@ -35,6 +35,9 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MaxWatchedUsers), options.MaxWatchedUsers, 1, 1_000_000);
         Range(nameof(options.MaxStatusLength), options.MaxStatusLength, 1, 4096);
         Range(nameof(options.MaxJsonDepth), options.MaxJsonDepth, 2, 1024);
+        Range(nameof(options.HistoryMessagesPerGroup), options.HistoryMessagesPerGroup, 0, 1_000_000);
+        Range(nameof(options.HistoryMaxAge) + " (seconds)", options.HistoryMaxAge.TotalSeconds, 1, 7 * 86_400);
+        Range(nameof(options.HistoryMaxBytes), options.HistoryMaxBytes, 1024, long.MaxValue);
         Range(nameof(options.IdempotencyWindow) + " (seconds)", options.IdempotencyWindow.TotalSeconds, 1, 86_400);
         Range(nameof(options.MaxIdempotencyKeysPerUser), options.MaxIdempotencyKeysPerUser, 1, 1_000_000);
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);

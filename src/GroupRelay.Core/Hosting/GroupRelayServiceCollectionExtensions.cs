@@ -62,9 +62,16 @@ public static class GroupRelayServiceCollectionExtensions
             sp.GetRequiredService<LocalMembership>(),
             sp.GetRequiredService<RelayMetrics>(),
             Options(sp),
-            sp.GetService<TimeProvider>() ?? TimeProvider.System));
-        services.TryAddSingleton(sp => new IdempotencyKeys(Options(sp), sp.GetService<TimeProvider>() ?? TimeProvider.System));
-        services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IdempotencyKeys>(), Logger(sp)));
+            Clock(sp)));
+        services.TryAddSingleton(sp => new IdempotencyKeys(Options(sp), Clock(sp)));
+        services.TryAddSingleton(sp => new RetainedMessages(Options(sp), Clock(sp)));
+        services.TryAddSingleton(sp => new InMemoryGroupStreams(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<RetainedMessages>(), Clock(sp)));
+        services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(
+            sp.GetRequiredService<InMemoryGroupStreams>(),
+            sp.GetRequiredService<RelayLocalDelivery>(),
+            sp.GetRequiredService<IGroupDirectory>(),
+            sp.GetRequiredService<IdempotencyKeys>(),
+            Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
         services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));
@@ -84,6 +91,8 @@ public static class GroupRelayServiceCollectionExtensions
     }
 
     private static GroupRelayOptions Options(IServiceProvider services) => services.GetRequiredService<IOptions<GroupRelayOptions>>().Value;
+
+    private static TimeProvider Clock(IServiceProvider services) => services.GetService<TimeProvider>() ?? TimeProvider.System;
 
     private static ILogger Logger(IServiceProvider services) => services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay") ?? NullLogger.Instance;
 

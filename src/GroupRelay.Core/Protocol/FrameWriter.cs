@@ -219,6 +219,22 @@ internal static class FrameWriter
         return End(w);
     }
 
+    /// <summary>The <c>history</c> result (PROTOCOL.md section 3): the stream's position and whether the replay is complete.</summary>
+    public static byte[] History(string? id, string group, StreamPosition position, bool complete)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "history"u8);
+        if (id is not null)
+        {
+            w.WriteString("id"u8, id);
+        }
+
+        w.WriteString("group"u8, group);
+        WritePosition(w, position);
+        w.WriteBoolean("complete"u8, complete);
+        return End(w);
+    }
+
     private static void WritePosition(Utf8JsonWriter w, StreamPosition position)
     {
         w.WriteString("epoch"u8, position.Epoch);

@@ -31,6 +31,7 @@ internal struct RelayRequest
     public List<string>? Users;
     public string? StatusValue;
     public long After;
+    public string? Epoch;
     public int Limit;
 }
 

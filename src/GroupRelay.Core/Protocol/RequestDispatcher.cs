@@ -219,8 +219,23 @@ internal sealed class RequestDispatcher
                 break;
 
             case RequestType.History:
-                SendError(connection, request.Id, RelayErrorCodes.UnknownType, "'history' is not supported by this server version");
+            {
+                if (!await _router.IsMemberAsync(request.Group!, connection.UserId, cancellationToken).ConfigureAwait(false))
+                {
+                    NotMember(connection, request);
+                    break;
+                }
+
+                // The replayed frames are the stored bytes; the result follows them on the same FIFO queue.
+                HistoryPage page = await _router.ReadHistoryAsync(request.Group!, request.After, request.Epoch, request.Limit, cancellationToken).ConfigureAwait(false);
+                foreach (ReadOnlyMemory<byte> frame in page.Frames)
+                {
+                    connection.Outbound.TryEnqueue(frame);
+                }
+
+                connection.Outbound.TryEnqueue(FrameWriter.History(request.Id, request.Group!, page.Position, page.Complete));
                 break;
+            }
         }
     }
 

@@ -17,6 +17,9 @@ internal sealed class RequestParser
     private readonly GroupRelayOptions _options;
     private readonly JsonReaderOptions _readerOptions;
 
+    /// <summary>Longest epoch a client may send back; the servers' epochs are shorter (PROTOCOL.md section 3).</summary>
+    internal const int MaxEpochLength = 64;
+
     public RequestParser(GroupRelayOptions options)
     {
         _options = options;
@@ -147,6 +150,19 @@ internal sealed class RequestParser
                     {
                         reader.Skip();
                         fieldError ??= "field 'after' must be an integer >= 0";
+                    }
+                }
+                else if (reader.ValueTextEquals("epoch"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: >= 1 and <= MaxEpochLength } epoch)
+                    {
+                        request.Epoch = epoch;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                        fieldError ??= $"field 'epoch' must be a string of 1 to {MaxEpochLength} characters";
                     }
                 }
                 else if (reader.ValueTextEquals("limit"u8))

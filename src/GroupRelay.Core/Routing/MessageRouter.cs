@@ -35,6 +35,10 @@ internal sealed class MessageRouter
     public ValueTask<IReadOnlyList<string>> GetMembersAsync(string groupId, CancellationToken cancellationToken)
         => _directory.GetMembersAsync(groupId, cancellationToken);
 
+    /// <summary><c>history</c>: the stream owner's retained messages of a group (membership checked by the caller).</summary>
+    public ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken)
+        => _backplane.ReadHistoryAsync(groupId, after, epoch, limit, cancellationToken);
+
     /// <summary>
     /// Steps 2 and 3 for a message whose sender was checked (or that the server publishes): the stream owner takes the
     /// message's place in the group's order before this first awaits, so a caller may start the next one before this

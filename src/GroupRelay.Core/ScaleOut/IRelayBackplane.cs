@@ -68,6 +68,19 @@ public interface IRelayBackplane
     /// <returns>One position per group, in the same order.</returns>
     ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads a group stream's retained messages for <c>history</c> (PROTOCOL.md section 3): the <c>message</c> frames with a
+    /// seq above <paramref name="after"/>, oldest first, at most <paramref name="limit"/>, each exactly as it was first
+    /// delivered. The membership of the asking user has already been checked.
+    /// </summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="after">The last seq the client has (0 for everything retained).</param>
+    /// <param name="epoch">The epoch the client's <paramref name="after"/> belongs to, or null for the current one; another epoch replays nothing.</param>
+    /// <param name="limit">The most frames to return, 1 to 1,000.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The frames, the stream's current position, and whether the replay is complete.</returns>
+    ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Sends <c>joined</c> or <c>left</c> about <paramref name="userId"/> to the group's other online members on every node.</summary>
     /// <param name="groupId">The group.</param>
     /// <param name="userId">The user who came online in the group (or was added) or went offline (or was removed).</param>

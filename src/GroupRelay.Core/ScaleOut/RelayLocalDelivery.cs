@@ -65,7 +65,18 @@ public sealed class RelayLocalDelivery
         }
 
         long started = Stopwatch.GetTimestamp();
-        byte[] frame = FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact);
+        return DeliverMessageFrame(users, FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact), skipConnectionId, started);
+    }
+
+    /// <summary>Queues a <c>message</c> frame already written (and retained) by the in-process stream owner.</summary>
+    internal int DeliverMessageFrame(IReadOnlyList<string> users, byte[] frame, string? skipConnectionId, long started = 0)
+    {
+        if (users.Count == 0)
+        {
+            return 0;
+        }
+
+        started = started == 0 ? Stopwatch.GetTimestamp() : started;
         int deliveries = FanOut(users, frame, skipConnectionId, skipUser: null);
         _metrics.Delivered(deliveries, started);
         return deliveries;

@@ -1,0 +1,16 @@
+using System;
+using System.Collections.Generic;
+
+namespace GroupRelay.ScaleOut;
+
+/// <summary>
+/// The answer of <see cref="IRelayBackplane.ReadHistoryAsync"/> (PROTOCOL.md section 3, <c>history</c>).
+/// </summary>
+/// <param name="Frames">The retained <c>message</c> frames after the asked seq, oldest first, each exactly as it was first delivered (UTF-8 JSON).</param>
+/// <param name="Position">The stream's current position (epoch and latest seq).</param>
+/// <param name="Complete">
+/// True when every message after the asked seq up to <paramref name="Position"/> is in <paramref name="Frames"/>; false
+/// when the limit cut the list, when some are no longer retained, or when the asked epoch is not the current one (then
+/// <paramref name="Frames"/> is empty).
+/// </param>
+public sealed record HistoryPage(IReadOnlyList<ReadOnlyMemory<byte>> Frames, StreamPosition Position, bool Complete);
