@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
@@ -26,8 +28,15 @@ internal sealed class RedisRelayBackplane : IRelayBackplane
         _membership = membership;
     }
 
-    public ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default)
-        => _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo);
+    // SCAFFOLDING on branch streams only, replaced by the streams-redis branch before anything lands on main.
+    public async ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
+        => new(await _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo).ConfigureAwait(false));
+
+    public ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
+        => new(groupIds.Select(_ => new StreamPosition("scaffold", 0)).ToArray());
+
+    public ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
+        => new(new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), new StreamPosition("scaffold", 0), Complete: false));
 
     public void PublishMemberEvent(string groupId, string userId, bool joined) => _announcer.PublishMemberEvent(groupId, userId, joined);
 

@@ -87,7 +87,7 @@ internal sealed class NodeDelivery
     public bool HasLocalConnections(string userId) => _local.HasLocalConnections(userId);
 
     public Task<bool> ApplyMembershipChangeAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default)
-        => _local.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken);
+        => _local.ApplyMembershipChangeAsync(userId, groupId, add, new StreamPosition("scaffold", 0), cancellationToken); // SCAFFOLDING (branch streams only)
 
     /// <summary>One group's last delivered seq on this node; its monitor orders deliveries (see <see cref="NodeDelivery"/>).</summary>
     internal sealed class GroupSequence
