@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
@@ -6,28 +7,33 @@ using GroupRelay.ScaleOut;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (seq
-/// and PUBLISH in one script), events to <see cref="RedisAnnouncer"/>, run-time membership changes to
-/// <see cref="RedisMembershipChanges"/>. What arrives from Redis is delivered by <see cref="GroupMessageReceiver"/> and
-/// <see cref="RedisEventsChannel"/> through <see cref="NodeDelivery"/>, which holds this node's
-/// <see cref="RelayLocalDelivery"/>.
+/// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (epoch,
+/// idempotency keys, seq and PUBLISH in one script), stream positions to <see cref="RedisStreamPositions"/>, events to
+/// <see cref="RedisAnnouncer"/>, run-time membership changes to <see cref="RedisMembershipChanges"/>. What arrives from
+/// Redis is delivered by <see cref="GroupMessageReceiver"/> and <see cref="RedisEventsChannel"/> through
+/// <see cref="NodeDelivery"/>, which holds this node's <see cref="RelayLocalDelivery"/>.
 /// </summary>
 /// <remarks>Thread-safety in one sentence: stateless; each collaborator is thread-safe.</remarks>
 internal sealed class RedisRelayBackplane : IRelayBackplane
 {
     private readonly RedisMessagePublisher _publisher;
+    private readonly RedisStreamPositions _positions;
     private readonly RedisAnnouncer _announcer;
     private readonly RedisMembershipChanges _membership;
 
-    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisAnnouncer announcer, RedisMembershipChanges membership)
+    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisAnnouncer announcer, RedisMembershipChanges membership)
     {
         _publisher = publisher;
+        _positions = positions;
         _announcer = announcer;
         _membership = membership;
     }
 
-    public ValueTask<long> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, CancellationToken cancellationToken = default)
-        => _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo);
+    public ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
+        => _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo, idempotencyKey);
+
+    public ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
+        => _positions.GetAsync(groupIds);
 
     public void PublishMemberEvent(string groupId, string userId, bool joined) => _announcer.PublishMemberEvent(groupId, userId, joined);
 
