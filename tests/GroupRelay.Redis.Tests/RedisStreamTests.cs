@@ -50,6 +50,27 @@ public sealed class RedisStreamTests : TwoRedisNodesTests
     }
 
     [Fact]
+    public async Task RedisUnreachable_WelcomePositions_AreWhatTheNodeDelivered()
+    {
+        Group("team", "alice", "bob", "carol", "dave");
+        await StartNodesAsync();
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(A, "bob");
+        await alice.RequestAsync(Send("team", 1)).WaitAsync(Wait);
+        await alice.RequestAsync(Send("team", 2)).WaitAsync(Wait);
+        await bob.CollectAsync("message", 2, Wait);
+
+        // The stream's position as Redis has it (the epoch of the two messages), read through node A.
+        RelayTestClient dave = await ConnectAsync(A, "dave");
+        (string epoch, long seq) = Position(dave, "team");
+        seq.Should().Be(2);
+
+        await Server.KillAsync();
+        RelayTestClient carol = await ConnectAsync(A, "carol");
+        Position(carol, "team").Should().Be((epoch, 2L), "without Redis the node answers with the epoch and seq it delivered last");
+    }
+
+    [Fact]
     public async Task IdempotentSend_RepeatedOnTheOtherNode_IsADuplicateWithTheFirstSeq_AndDeliversNothing()
     {
         Group("team", "alice", "bob", "carol");
