@@ -135,6 +135,18 @@ public sealed class FrameWriterTests
     }
 
     [Fact]
+    public void Reset_HasGroupEpochAndSeq()
+    {
+        JsonElement parsed = ParseFrame(FrameWriter.Reset("team", new StreamPosition("Zp0w1", 0)));
+
+        Names(parsed).Should().Equal("type", "group", "epoch", "seq");
+        parsed.GetProperty("type").GetString().Should().Be("reset");
+        parsed.GetProperty("group").GetString().Should().Be("team");
+        parsed.GetProperty("epoch").GetString().Should().Be("Zp0w1");
+        parsed.GetProperty("seq").GetInt64().Should().Be(0);
+    }
+
+    [Fact]
     public void Ack_Duplicate_IsMarked()
     {
         JsonElement parsed = ParseFrame(FrameWriter.Ack("m1", 42, duplicate: true));

@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Internal;
+using GroupRelay.ScaleOut;
 using Xunit;
 
 namespace GroupRelay.Redis.Tests;
@@ -24,7 +25,7 @@ public sealed class PendingPublishTests
         pending.SeqKnown(42);
 
         pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
-        (await pending.Done.Task).Should().Be(42);
+        (await pending.Done.Task).Seq.Should().Be(42);
     }
 
     [Fact]
@@ -37,7 +38,7 @@ public sealed class PendingPublishTests
 
         pending.EchoDone();
         pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
-        (await pending.Done.Task).Should().Be(42);
+        (await pending.Done.Task).Seq.Should().Be(42);
     }
 
     [Fact]
@@ -50,7 +51,7 @@ public sealed class PendingPublishTests
 
         pending.SeqKnown(43);
         pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue();
-        (await pending.Done.Task).Should().Be(43);
+        (await pending.Done.Task).Seq.Should().Be(43);
     }
 
     [Fact]
@@ -73,8 +74,21 @@ public sealed class PendingPublishTests
             });
             await Task.WhenAll(echo, reply);
 
-            (await pending.Done.Task).Should().Be(seq);
+            (await pending.Done.Task).Seq.Should().Be(seq);
         }
+    }
+
+    [Fact]
+    public async Task NotPublished_SettlesAtOnce_WithoutWaitingForAnEcho_AndALateEchoChangesNothing()
+    {
+        PendingPublish pending = Pending(waitForEcho: true);
+
+        pending.Settle(new PublishOutcome(41, Duplicate: true));
+        pending.EchoDone();
+        pending.SeqKnown(99);
+
+        pending.Done.Task.IsCompletedSuccessfully.Should().BeTrue("a duplicate was not published, so no echo will come");
+        (await pending.Done.Task).Should().Be(new PublishOutcome(41, Duplicate: true));
     }
 
     [Fact]

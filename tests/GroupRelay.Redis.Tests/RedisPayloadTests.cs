@@ -33,16 +33,26 @@ public sealed class RedisPayloadTests
     }
 
     [Fact]
-    public void Batch_HoldsItsTailsInOrder()
+    public void Batch_AsThePublishScriptWritesIt_ReadsBackEpochSeqAndTailsInOrder()
     {
-        byte[] first = RedisPayload.MessageTail("n", 1, null, "alice", 1, true, "1"u8);
-        byte[] second = RedisPayload.MessageTail("n", 2, "c-9", "bob", 2, true, "[2]"u8);
+        byte[] first = RedisPayload.FramedMessageTail("n", 1, null, "alice", 1, true, "1"u8);
+        byte[] second = RedisPayload.FramedMessageTail("n", 2, "c-9", "bob", 2, true, "[2]"u8);
+        byte[] payload = [.. "BA1B2C3D4E5F6|41|2|"u8, .. first, .. second];
 
-        ReadOnlySpan<byte> span = RedisPayload.Batch(new[] { first, second });
+        ReadOnlySpan<byte> span = RedisPayload.ReadBatchHeader(payload, out string epoch, out long firstSeq, out int count);
 
-        RedisPayload.ReadInt(ref span).Should().Be(2);
-        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(first);
-        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(second);
+        epoch.Should().Be("A1B2C3D4E5F6");
+        firstSeq.Should().Be(41);
+        count.Should().Be(2);
+        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(first[4..]);
+        RedisPayload.ReadBytes(ref span).ToArray().Should().Equal(RedisPayload.MessageTail("n", 2, "c-9", "bob", 2, true, "[2]"u8));
         span.IsEmpty.Should().BeTrue();
+    }
+
+    [Fact]
+    public void Position_AppendedByTheChangeScript_ReadsBack()
+    {
+        RedisPayload.ReadPosition("A1B2C3D4E5F6|12"u8).Should().Be(new GroupRelay.ScaleOut.StreamPosition("A1B2C3D4E5F6", 12));
+        RedisPayload.ReadPosition(ReadOnlySpan<byte>.Empty).Should().BeNull();
     }
 }

@@ -13,75 +13,18 @@ using Xunit;
 namespace GroupRelay.Redis.Tests;
 
 /// <summary>What only a scale-out has: order with senders on several nodes, node loss, Redis loss, ids as data.</summary>
-public sealed class RedisScaleOutTests : IAsyncLifetime
+public sealed class RedisScaleOutTests : TwoRedisNodesTests
 {
-    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
-    private readonly List<RelayTestClient> _clients = new();
-    private readonly InMemoryMembershipSource _membership = new();
-    private RedisServer _redis = null!;
-    private RedisRelayNodeHost _a = new();
-    private RedisRelayNodeHost _b = new();
-
-    public async Task InitializeAsync()
-    {
-        _redis = await RedisServer.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (RelayTestClient client in _clients)
-        {
-            await client.DisposeAsync();
-        }
-
-        await _a.DisposeAsync();
-        await _b.DisposeAsync();
-        await _redis.DisposeAsync();
-    }
-
-    private async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null, Action<RedisRelayOptions>? configureRedis = null)
-    {
-        await _a.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }), configureRedis);
-        await _b.StartAsync(_redis.Endpoint, _membership, configure ?? (_ => { }), configureRedis);
-    }
-
-    private void Group(string group, params string[] users)
-    {
-        foreach (string user in users)
-        {
-            string[] current = _membership.GetGroupsAsync(user).AsTask().Result.ToArray();
-            _membership.SetGroups(user, current.Append(group).ToArray());
-        }
-    }
-
-    private async Task<RelayTestClient> ConnectAsync(RedisRelayNodeHost node, string user)
-    {
-        RelayTestClient client = await RelayTestClient.ConnectAsync(node.UriFor(user), user).WaitAsync(TimeSpan.FromSeconds(15));
-        _clients.Add(client);
-        return client;
-    }
-
-    private static Dictionary<string, object?> Send(string group, object body, string? id = null)
-    {
-        var request = new Dictionary<string, object?> { ["type"] = "send", ["group"] = group, ["body"] = body };
-        if (id is not null)
-        {
-            request["id"] = id;
-        }
-
-        return request;
-    }
-
     [Fact]
     public async Task ConcurrentSenders_OnBothNodes_EveryConnectionSeesEveryMessageOnce_InStrictlyIncreasingSeq()
     {
         const int perSender = 60;
         Group("g", "s1", "s2", "w1", "w2");
         await StartNodesAsync();
-        RelayTestClient s1 = await ConnectAsync(_a, "s1");
-        RelayTestClient s2 = await ConnectAsync(_b, "s2");
-        RelayTestClient w1 = await ConnectAsync(_a, "w1");
-        RelayTestClient w2 = await ConnectAsync(_b, "w2");
+        RelayTestClient s1 = await ConnectAsync(A, "s1");
+        RelayTestClient s2 = await ConnectAsync(B, "s2");
+        RelayTestClient w1 = await ConnectAsync(A, "w1");
+        RelayTestClient w2 = await ConnectAsync(B, "w2");
 
         async Task SendAll(RelayTestClient sender)
         {
@@ -104,7 +47,7 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
 
             seqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems($"{client.User} must see the group's messages in strictly increasing seq");
             seqs.Should().Equal(Enumerable.Range(1, perSender * 2).Select(i => (long)i), "seq is global and gap-free across both nodes");
-            (await client.NextWithinAsync(Short, "message")).Should().BeNull("each message arrives once");
+            (await client.NextWithinAsync(QuietWindow, "message")).Should().BeNull("each message arrives once");
         }
     }
 
@@ -115,8 +58,8 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         const int count = 300;
         Group("g", "sender", "far");
         await StartNodesAsync(o => o.RateLimitEnabled = false);
-        RelayTestClient sender = await ConnectAsync(_a, "sender");
-        RelayTestClient far = await ConnectAsync(_b, "far");
+        RelayTestClient sender = await ConnectAsync(A, "sender");
+        RelayTestClient far = await ConnectAsync(B, "far");
         await sender.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "far");
 
         for (int i = 0; i < count; i++)
@@ -166,26 +109,26 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
     {
         Group("team", "alice", "bob");
         await StartNodesAsync();
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(B, "bob");
         await alice.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "bob");
 
         JsonElement members = await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "members", ["group"] = "team" });
         members.GetProperty("online").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo("alice", "bob");
         JsonElement presence = await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "watch", ["users"] = new[] { "bob" } });
         presence.GetProperty("online").EnumerateArray().Select(e => e.GetProperty("user").GetString()).Should().Equal("bob");
-        (await _a.Relay.GetOnlineUsersAsync()).Should().BeEquivalentTo(new[] { "alice", "bob" });
+        (await A.Relay.GetOnlineUsersAsync()).Should().BeEquivalentTo(new[] { "alice", "bob" });
 
         await bob.RequestAsync(new Dictionary<string, object?> { ["type"] = "status", ["value"] = "away" });
         JsonElement away = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _));
         away.GetProperty("status").GetString().Should().Be("away");
-        (await _a.Relay.GetPresenceAsync("bob")).Should().Be(new PresenceState(true, "away"));
+        (await A.Relay.GetPresenceAsync("bob")).Should().Be(new PresenceState(true, "away"));
 
         await bob.CloseAsync();
         JsonElement offline = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _) && !f.GetProperty("online").GetBoolean());
         offline.GetProperty("user").GetString().Should().Be("bob");
         await alice.ExpectAsync("left", f => f.GetProperty("user").GetString() == "bob");
-        (await _a.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
+        (await A.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
     }
 
     [Fact]
@@ -193,14 +136,14 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
     {
         Group("team", "alice", "bob");
         await StartNodesAsync();
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient bobA = await ConnectAsync(_a, "bob");
-        RelayTestClient bobB = await ConnectAsync(_b, "bob");
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bobA = await ConnectAsync(A, "bob");
+        RelayTestClient bobB = await ConnectAsync(B, "bob");
         await alice.ExpectAsync("joined");
-        (await alice.NextWithinAsync(Short, "joined")).Should().BeNull("bob's second connection (other node) is not a new join");
+        (await alice.NextWithinAsync(QuietWindow, "joined")).Should().BeNull("bob's second connection (other node) is not a new join");
 
         await bobA.CloseAsync();
-        (await alice.NextWithinAsync(Short, "left")).Should().BeNull("bob is still online on node B");
+        (await alice.NextWithinAsync(QuietWindow, "left")).Should().BeNull("bob is still online on node B");
         await alice.RequestAsync(Send("team", "hi"));
         (await bobB.ExpectAsync("message")).GetProperty("body").GetString().Should().Be("hi");
 
@@ -214,23 +157,27 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         Group("team", "alice");
         Group("lobby", "bob");
         await StartNodesAsync();
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(B, "bob");
 
-        (await _a.Relay.AddUserToGroupAsync("bob", "team")).Should().BeTrue();
-        (await bob.ExpectAsync("added")).GetProperty("group").GetString().Should().Be("team");
+        (await alice.RequestAsync(Send("team", "before bob"))).GetProperty("seq").GetInt64().Should().Be(1);
+        (await A.Relay.AddUserToGroupAsync("bob", "team")).Should().BeTrue();
+        JsonElement added = await bob.ExpectAsync("added");
+        added.GetProperty("group").GetString().Should().Be("team");
+        added.GetProperty("epoch").GetString().Should().Be(alice.Welcome.GetProperty("positions").GetProperty("team").GetProperty("epoch").GetString(), "added carries the group's position, read in Redis");
+        added.GetProperty("seq").GetInt64().Should().Be(1);
         await alice.ExpectAsync("joined", f => f.GetProperty("user").GetString() == "bob");
-        (await _a.Relay.AddUserToGroupAsync("bob", "team")).Should().BeFalse("already a member");
+        (await A.Relay.AddUserToGroupAsync("bob", "team")).Should().BeFalse("already a member");
 
-        long seq = await _a.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes(new { text = "deploy" }), from: "system");
+        long seq = await A.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes(new { text = "deploy" }), from: "system");
         (await bob.ExpectAsync("message", f => f.GetProperty("seq").GetInt64() == seq)).GetProperty("from").GetString().Should().Be("system");
         await alice.ExpectAsync("message", f => f.GetProperty("seq").GetInt64() == seq);
 
-        (await _a.Relay.RemoveUserFromGroupAsync("bob", "team")).Should().BeTrue();
+        (await A.Relay.RemoveUserFromGroupAsync("bob", "team")).Should().BeTrue();
         await bob.ExpectAsync("removed");
-        await _b.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes("after"), from: "system");
+        await B.Relay.PublishAsync("team", JsonSerializer.SerializeToUtf8Bytes("after"), from: "system");
         await alice.ExpectAsync("message", f => f.GetProperty("body").GetString() == "after");
-        (await bob.NextWithinAsync(Short, "message")).Should().BeNull("bob was removed");
+        (await bob.NextWithinAsync(QuietWindow, "message")).Should().BeNull("bob was removed");
     }
 
     [Fact]
@@ -238,72 +185,26 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
     {
         Group("team", "alice", "bob");
         await StartNodesAsync();
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(B, "bob");
         await alice.RequestAsync(new Dictionary<string, object?> { ["type"] = "watch", ["users"] = new[] { "bob" } });
 
         DateTime crashed = DateTime.UtcNow;
-        await _b.CrashAsync();
+        await B.CrashAsync();
 
         // (bob's own 'online' event may still arrive first: it raced alice's watch.)
         JsonElement offline = await alice.ExpectAsync("presence", f => f.TryGetProperty("user", out _) && !f.GetProperty("online").GetBoolean(), TimeSpan.FromSeconds(10));
         offline.GetProperty("user").GetString().Should().Be("bob");
         (DateTime.UtcNow - crashed).Should().BeLessThan(TimeSpan.FromSeconds(6), "the node timeout in these tests is 2 s");
         await alice.ExpectAsync("left", f => f.GetProperty("user").GetString() == "bob");
-        (await _a.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse();
-        (await _a.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
+        (await A.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse();
+        (await A.Relay.GetOnlineMembersAsync("team")).Should().Equal("alice");
 
-        _b = new RedisRelayNodeHost();
-        await _b.StartAsync(_redis.Endpoint, _membership, _ => { });
+        B = new RedisRelayNodeHost();
+        await B.StartAsync(Server.Endpoint, Membership, _ => { });
         await Task.Delay(TimeSpan.FromSeconds(1));
-        (await _b.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse("a restarted node starts as a new node");
-        (await _b.Relay.GetOnlineUsersAsync()).Should().Equal("alice");
-    }
-
-    [Fact]
-    public async Task RedisStoppedAndRestarted_DuringTraffic_LocalDeliveryGoesOn_AndCrossNodeResumes()
-    {
-        Group("g", "alice", "carol", "bob");
-        await StartNodesAsync();
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient carol = await ConnectAsync(_a, "carol");
-        RelayTestClient bob = await ConnectAsync(_b, "bob");
-        var carolSeqs = new List<long>();
-
-        async Task AliceSendsAndCarolGets(string text)
-        {
-            JsonElement ack = await alice.RequestAsync(Send("g", text));
-            ack.GetProperty("type").GetString().Should().Be("ack");
-            JsonElement message = await carol.ExpectAsync("message", f => f.GetProperty("body").GetString() == text);
-            carolSeqs.Add(message.GetProperty("seq").GetInt64());
-        }
-
-        await AliceSendsAndCarolGets("before");
-        await bob.ExpectAsync("message", f => f.GetProperty("body").GetString() == "before");
-
-        await _redis.KillAsync();
-        for (int i = 0; i < 5; i++)
-        {
-            await AliceSendsAndCarolGets("during-" + i);
-            await Task.Delay(100);
-        }
-
-        (await bob.NextWithinAsync(Short, "message")).Should().BeNull("nothing crosses nodes while Redis is away");
-
-        await _redis.StartAgainAsync();
-        DateTime restarted = DateTime.UtcNow;
-        bool resumed = false;
-        for (int i = 0; !resumed && DateTime.UtcNow - restarted < TimeSpan.FromSeconds(15); i++)
-        {
-            await AliceSendsAndCarolGets("after-" + i);
-            resumed = await bob.NextWithinAsync(TimeSpan.FromMilliseconds(250), "message") is not null;
-        }
-
-        resumed.Should().BeTrue("cross-node delivery resumes once Redis is back");
-        (DateTime.UtcNow - restarted).Should().BeLessThan(TimeSpan.FromSeconds(10));
-        carolSeqs.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("seq keeps increasing on a connection through the outage");
-        alice.Closed.IsCompleted.Should().BeFalse();
-        carol.Closed.IsCompleted.Should().BeFalse();
+        (await B.Relay.GetPresenceAsync("bob")).IsOnline.Should().BeFalse("a restarted node starts as a new node");
+        (await B.Relay.GetOnlineUsersAsync()).Should().Equal("alice");
     }
 
     [Fact]
@@ -312,8 +213,8 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         TimeSpan echoTimeout = TimeSpan.FromSeconds(1);
         Group("g", "alice", "bob");
         await StartNodesAsync(configureRedis: o => o.EchoTimeout = echoTimeout);
-        RelayTestClient alice = await ConnectAsync(_a, "alice");
-        RelayTestClient bob = await ConnectAsync(_b, "bob");
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(B, "bob");
         JsonElement first = await alice.RequestAsync(Send("g", "first"));
         first.GetProperty("type").GetString().Should().Be("ack");
         await alice.ExpectAsync("message", f => f.GetProperty("body").GetString() == "first");
@@ -322,7 +223,7 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         // Redis drops a subscriber whose output buffer passes the pub/sub hard limit, and the message with it. With a
         // limit of 1 byte, a message larger than a client's static reply buffer (16 KiB) costs every subscribed node its
         // subscription connection: the publish succeeds, and the echo never comes back to the sender's node.
-        using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _redis.Endpoint }, AllowAdmin = true });
+        using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { Server.Endpoint }, AllowAdmin = true });
         IServer server = admin.GetServer(admin.GetEndPoints()[0]);
         await server.ConfigSetAsync("client-output-buffer-limit", "pubsub 1 1 0");
         string big = new('x', 40_000);
@@ -334,7 +235,7 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         lost.GetProperty("type").GetString().Should().Be("ack", "a lost echo must not cost the sender its answer");
         lost.GetProperty("seq").GetInt64().Should().Be(first.GetProperty("seq").GetInt64() + 1, "the ack still tells the seq Redis assigned");
         waited.Elapsed.Should().BeGreaterThan(echoTimeout * 0.9, "the ack waited for the echo until EchoTimeout released it");
-        (await alice.NextWithinAsync(Short, "message")).Should().BeNull("the message died with the subscription connection");
+        (await alice.NextWithinAsync(QuietWindow, "message")).Should().BeNull("the message died with the subscription connection");
 
         // Both nodes subscribe again by themselves: cross-node delivery and echo-before-ack resume.
         DateTime resubscribing = DateTime.UtcNow;
@@ -364,11 +265,11 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
         }
 
         await StartNodesAsync();
-        RelayTestClient sender = await ConnectAsync(_a, "sender");
+        RelayTestClient sender = await ConnectAsync(A, "sender");
         var members = new RelayTestClient[groups.Length];
         for (int i = 0; i < groups.Length; i++)
         {
-            members[i] = await ConnectAsync(i % 2 == 0 ? _b : _a, "member" + i);
+            members[i] = await ConnectAsync(i % 2 == 0 ? B : A, "member" + i);
         }
 
         for (int i = 0; i < groups.Length; i++)
@@ -386,6 +287,6 @@ public sealed class RedisScaleOutTests : IAsyncLifetime
             (await members[i].NextWithinAsync(TimeSpan.FromMilliseconds(100), "message")).Should().BeNull($"member of '{groups[i]}' gets only its group");
         }
 
-        (await _b.Relay.GetOnlineMembersAsync("a*")).Should().BeEquivalentTo(new[] { "sender", "member0" });
+        (await B.Relay.GetOnlineMembersAsync("a*")).Should().BeEquivalentTo(new[] { "sender", "member0" });
     }
 }

@@ -235,6 +235,19 @@ internal static class FrameWriter
         return End(w);
     }
 
+    /// <summary>
+    /// <c>reset</c> (PROTOCOL.md section 3, "Stream reset"): the group's stream restarted its numbering under a new epoch;
+    /// sent to an open connection before any message of that epoch.
+    /// </summary>
+    public static byte[] Reset(string group, StreamPosition position)
+    {
+        Utf8JsonWriter w = Begin();
+        w.WriteString("type"u8, "reset"u8);
+        w.WriteString("group"u8, group);
+        WritePosition(w, position);
+        return End(w);
+    }
+
     private static void WritePosition(Utf8JsonWriter w, StreamPosition position)
     {
         w.WriteString("epoch"u8, position.Epoch);

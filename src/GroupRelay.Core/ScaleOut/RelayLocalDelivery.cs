@@ -99,6 +99,29 @@ public sealed class RelayLocalDelivery
         return FanOut(users, FrameWriter.MemberEvent(joined, groupId, userId), skipConnectionId: null, skipUser: userId);
     }
 
+    /// <summary>
+    /// Queues <c>reset</c> (PROTOCOL.md section 3, "Stream reset") to every open connection on this node of the listed
+    /// users: the group's stream restarted its numbering under a new epoch (with a backplane, for example because the
+    /// backplane lost the stream's state). A backplane calls it when it sees a group's epoch change, before it delivers
+    /// the first message of the new epoch, in the same one-at-a-time order as <see cref="DeliverMessage"/>.
+    /// </summary>
+    /// <param name="users">The group's online members held by this node.</param>
+    /// <param name="groupId">The group.</param>
+    /// <param name="position">The new epoch, with the seq of its latest message (0 before its first).</param>
+    /// <returns>How many connections took the frame.</returns>
+    public int DeliverReset(IReadOnlyList<string> users, string groupId, StreamPosition position)
+    {
+        ArgumentNullException.ThrowIfNull(users);
+        ArgumentNullException.ThrowIfNull(groupId);
+        ArgumentNullException.ThrowIfNull(position.Epoch, nameof(position));
+        if (users.Count == 0)
+        {
+            return 0;
+        }
+
+        return FanOut(users, FrameWriter.Reset(groupId, position), skipConnectionId: null, skipUser: null);
+    }
+
     /// <summary>Queues a <c>presence</c> event about <paramref name="userId"/> to every connection on this node that watches it.</summary>
     /// <param name="userId">The user.</param>
     /// <param name="online">Whether the user is online.</param>

@@ -53,8 +53,29 @@ internal sealed class RedisKeys
     /// <summary>HASH user to the number of nodes where it is an online member of the group.</summary>
     public RedisKey Members(string group) => Prefix + ":gm:" + Encode(group);
 
-    /// <summary>The group's sequence counter.</summary>
-    public RedisKey Seq(string group) => Prefix + ":seq:" + Encode(group);
+    /// <summary>
+    /// The start of every key of a group's stream, <c>P:{g:E(group)}</c>: the braces are a Redis Cluster hash tag, so a
+    /// group's keys share one slot and the scripts that touch a group's stream stay inside it.
+    /// </summary>
+    public string StreamPrefix(string group) => Prefix + ":{g:" + Encode(group) + "}";
+
+    /// <summary>STRING: the group's last seq in the current epoch.</summary>
+    public RedisKey Seq(string group) => StreamPrefix(group) + ":seq";
+
+    /// <summary>STRING: the group stream's epoch, created with <see cref="Seq"/>; when either is missing the stream's state was lost.</summary>
+    public RedisKey Epoch(string group) => StreamPrefix(group) + ":ep";
+
+    /// <summary>
+    /// STRING, with the idempotency window as expiry: the seq the user's send with this <c>id</c> got in the group, in the
+    /// group's slot so the duplicate check is atomic with the seq (<paramref name="streamPrefix"/> is <see cref="StreamPrefix"/>).
+    /// </summary>
+    public static RedisKey SentId(string streamPrefix, string user, string id) => streamPrefix + ":id:" + Encode(user) + ":" + Encode(id);
+
+    /// <summary>
+    /// STRING, with the idempotency window as expiry: the group the user's send with this <c>id</c> went to (a reuse for
+    /// another group is refused). Per user, so outside the group's slot: see docs/scaling.md on Redis Cluster.
+    /// </summary>
+    public RedisKey UsedId(string user, string id) => Prefix + ":u:" + Encode(user) + ":id:" + Encode(id);
 
     /// <summary>The group's channel: messages and joined/left events.</summary>
     public RedisChannel GroupChannel(string group) => RedisChannel.Literal(Prefix + ":ch:g:" + Encode(group));

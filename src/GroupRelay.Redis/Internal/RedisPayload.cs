@@ -1,7 +1,7 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Generic;
+using System.Globalization;
 using System.Text;
 
 namespace GroupRelay.Internal;
@@ -12,11 +12,12 @@ namespace GroupRelay.Internal;
 /// </summary>
 /// <remarks>
 /// Thread-safety: stateless. A run-time membership change (<see cref="Added"/>, <see cref="Removed"/>) carries the user
-/// and the group, then the asking node's id and a request id, which a node reading only the first two ignores.
+/// and the group, then the asking node's id and a request id, which a node reading only the first two ignores, and an
+/// addition then the group's position, appended by the change script (see <see cref="ReadPosition"/>).
 /// </remarks>
 internal static class RedisPayload
 {
-    /// <summary>A batch of messages of one group: <c>B&lt;first seq&gt;|</c>, then what <see cref="Batch"/> wrote.</summary>
+    /// <summary>A batch of messages of one group: <c>B{epoch}|{first seq}|{count}|</c>, then the framed tails (see <see cref="ReadBatchHeader"/>).</summary>
     public const byte MessageBatch = (byte)'B';
     public const byte Joined = (byte)'J';
     public const byte Left = (byte)'L';
@@ -28,18 +29,71 @@ internal static class RedisPayload
     public const byte Acknowledged = (byte)'K';
 
     /// <summary>
-    /// One message of a batch (see <see cref="Batch"/>): origin node, publish id, connection to skip, sender, timestamp,
-    /// compact flag, then the body as the rest. The publish script writes <c>B{first seq}|</c> before the batch.
+    /// One message of a batch: origin node, publish id, connection to skip, sender, timestamp, compact flag, then the
+    /// body as the rest.
     /// </summary>
     public static byte[] MessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body)
+        => WriteMessageTail(originNode, publishId, skipConnectionId, from, timestamp, compact, body, framed: false);
+
+    /// <summary>
+    /// <see cref="MessageTail"/> with its length in front, as a batch holds it: the publish script concatenates the framed
+    /// tails of the messages it publishes after <c>B{epoch}|{first seq}|{count}|</c> (see <see cref="ReadBatchHeader"/>).
+    /// </summary>
+    public static byte[] FramedMessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body)
+        => WriteMessageTail(originNode, publishId, skipConnectionId, from, timestamp, compact, body, framed: true);
+
+    /// <summary>
+    /// Reads a batch's header, <c>B{epoch}|{first seq}|{count}|</c> (written by the publish script, ASCII), and returns
+    /// the framed tails after it (each read with <see cref="ReadBytes"/>).
+    /// </summary>
+    public static ReadOnlySpan<byte> ReadBatchHeader(ReadOnlySpan<byte> payload, out string epoch, out long firstSeq, out int count)
+    {
+        ReadOnlySpan<byte> rest = payload[1..];
+        epoch = Encoding.ASCII.GetString(NextField(ref rest));
+        firstSeq = long.Parse(NextField(ref rest), NumberStyles.None, CultureInfo.InvariantCulture);
+        count = int.Parse(NextField(ref rest), NumberStyles.None, CultureInfo.InvariantCulture);
+        return rest;
+    }
+
+    /// <summary>
+    /// The position the change script appends to a run-time addition (<c>{epoch}|{seq}</c>, ASCII) after the command's
+    /// fields; null when there is none (a removal).
+    /// </summary>
+    public static GroupRelay.ScaleOut.StreamPosition? ReadPosition(ReadOnlySpan<byte> rest)
+    {
+        if (rest.IsEmpty)
+        {
+            return null;
+        }
+
+        string epoch = Encoding.ASCII.GetString(NextField(ref rest));
+        return new GroupRelay.ScaleOut.StreamPosition(epoch, long.Parse(rest, NumberStyles.None, CultureInfo.InvariantCulture));
+    }
+
+    private static ReadOnlySpan<byte> NextField(ref ReadOnlySpan<byte> span)
+    {
+        int bar = span.IndexOf((byte)'|');
+        ReadOnlySpan<byte> field = span[..bar];
+        span = span[(bar + 1)..];
+        return field;
+    }
+
+    private static byte[] WriteMessageTail(string originNode, long publishId, string? skipConnectionId, string from, long timestamp, bool compact, ReadOnlySpan<byte> body, bool framed)
     {
         // Sized exactly and written in place: one allocation per message, where a growing writer took three.
         skipConnectionId ??= string.Empty;
         int originBytes = Encoding.UTF8.GetByteCount(originNode);
         int skipBytes = Encoding.UTF8.GetByteCount(skipConnectionId);
         int fromBytes = Encoding.UTF8.GetByteCount(from);
-        byte[] tail = new byte[4 + originBytes + 8 + 4 + skipBytes + 4 + fromBytes + 8 + 1 + body.Length];
+        int length = 4 + originBytes + 8 + 4 + skipBytes + 4 + fromBytes + 8 + 1 + body.Length;
+        byte[] tail = new byte[(framed ? 4 : 0) + length];
         Span<byte> span = tail;
+        if (framed)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(span, length);
+            span = span[4..];
+        }
+
         WriteString(ref span, originNode, originBytes);
         WriteLong(ref span, publishId);
         WriteString(ref span, skipConnectionId, skipBytes);
@@ -48,31 +102,6 @@ internal static class RedisPayload
         span[0] = compact ? (byte)1 : (byte)0;
         body.CopyTo(span[1..]);
         return tail;
-    }
-
-    /// <summary>
-    /// The part of a batch the client writes: the number of messages, then each message's tail (see
-    /// <see cref="MessageTail"/>) with its length in front. The publish script puts <c>B&lt;first seq&gt;|</c> before it.
-    /// </summary>
-    public static byte[] Batch(IReadOnlyList<byte[]> tails)
-    {
-        int size = 4;
-        foreach (byte[] tail in tails)
-        {
-            size += 4 + tail.Length;
-        }
-
-        byte[] batch = new byte[size];
-        BinaryPrimitives.WriteInt32LittleEndian(batch, tails.Count);
-        int offset = 4;
-        foreach (byte[] tail in tails)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(offset), tail.Length);
-            tail.CopyTo(batch.AsSpan(offset + 4));
-            offset += 4 + tail.Length;
-        }
-
-        return batch;
     }
 
     public static int ReadInt(ref ReadOnlySpan<byte> span)

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
@@ -8,35 +7,45 @@ using GroupRelay.ScaleOut;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (seq
-/// and PUBLISH in one script), events to <see cref="RedisAnnouncer"/>, run-time membership changes to
-/// <see cref="RedisMembershipChanges"/>. What arrives from Redis is delivered by <see cref="GroupMessageReceiver"/> and
-/// <see cref="RedisEventsChannel"/> through <see cref="NodeDelivery"/>, which holds this node's
-/// <see cref="RelayLocalDelivery"/>.
+/// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (epoch,
+/// idempotency keys, seq and PUBLISH in one script), stream positions to <see cref="RedisStreamPositions"/>, events to
+/// <see cref="RedisAnnouncer"/>, run-time membership changes to <see cref="RedisMembershipChanges"/>. What arrives from
+/// Redis is delivered by <see cref="GroupMessageReceiver"/> and <see cref="RedisEventsChannel"/> through
+/// <see cref="NodeDelivery"/>, which holds this node's <see cref="RelayLocalDelivery"/>.
 /// </summary>
 /// <remarks>Thread-safety in one sentence: stateless; each collaborator is thread-safe.</remarks>
 internal sealed class RedisRelayBackplane : IRelayBackplane
 {
     private readonly RedisMessagePublisher _publisher;
+    private readonly RedisStreamPositions _positions;
     private readonly RedisAnnouncer _announcer;
     private readonly RedisMembershipChanges _membership;
 
-    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisAnnouncer announcer, RedisMembershipChanges membership)
+    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisAnnouncer announcer, RedisMembershipChanges membership)
     {
         _publisher = publisher;
+        _positions = positions;
         _announcer = announcer;
         _membership = membership;
     }
 
-    // SCAFFOLDING on branch streams only, replaced by the streams-redis branch before anything lands on main.
-    public async ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
-        => new(await _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo).ConfigureAwait(false));
+    public ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
+        => _publisher.PublishAsync(groupId, from, body, bodyIsCompact, sender, echo, idempotencyKey);
 
     public ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
-        => new(groupIds.Select(_ => new StreamPosition("scaffold", 0)).ToArray());
+        => _positions.GetAsync(groupIds);
 
-    public ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
-        => new(new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), new StreamPosition("scaffold", 0), Complete: false));
+    /// <summary>
+    /// The Redis backplane keeps each group's position (epoch, seq) in Redis but does not retain its messages yet (issue
+    /// 12, item 4: a Redis Stream per group), so <c>history</c> answers as with retention switched off: nothing is
+    /// replayed, and the reply is complete only when nothing was missed.
+    /// </summary>
+    public async ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
+    {
+        StreamPosition position = (await _positions.GetAsync(new[] { groupId }).ConfigureAwait(false))[0];
+        bool sameEpoch = epoch is null || string.Equals(epoch, position.Epoch, StringComparison.Ordinal);
+        return new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), position, Complete: sameEpoch && after >= position.Seq);
+    }
 
     public void PublishMemberEvent(string groupId, string userId, bool joined) => _announcer.PublishMemberEvent(groupId, userId, joined);
 

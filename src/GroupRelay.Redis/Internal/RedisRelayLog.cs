@@ -42,4 +42,7 @@ internal static partial class RedisRelayLog
 
     [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "A run-time membership change was acknowledged by {Acks} of {Expected} nodes within {Timeout}; returning anyway.")]
     public static partial void MembershipAckTimedOut(ILogger logger, int acks, int expected, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Debug, Message = "A group's stream moved from epoch {PreviousEpoch} to {Epoch} (its numbering restarted); sent reset to {Connections} connections here.")]
+    public static partial void StreamReset(ILogger logger, string previousEpoch, string epoch, int connections);
 }

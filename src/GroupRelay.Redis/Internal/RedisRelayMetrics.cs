@@ -17,6 +17,8 @@ internal sealed class RedisRelayMetrics : IDisposable
     private readonly Counter<long> _reaped;
     private readonly Counter<long> _outOfOrder;
     private readonly Counter<long> _ackTimeouts;
+    private readonly Counter<long> _streamResets;
+    private readonly Counter<long> _duplicates;
 
     public RedisRelayMetrics(IMeterFactory? meterFactory)
     {
@@ -37,6 +39,8 @@ internal sealed class RedisRelayMetrics : IDisposable
         _reaped = _meter.CreateCounter<long>("grouprelay.redis.nodes.reaped", "{node}", "Dead nodes whose users this node removed.");
         _outOfOrder = _meter.CreateCounter<long>("grouprelay.redis.out_of_order", "{message}", "Messages dropped because their seq was not above the last one delivered.");
         _ackTimeouts = _meter.CreateCounter<long>("grouprelay.redis.membership.ack_timeouts", "{change}", "Run-time membership changes whose nodes did not all acknowledge within EchoTimeout.");
+        _streamResets = _meter.CreateCounter<long>("grouprelay.redis.stream.resets", "{reset}", "Group streams whose epoch changed under this node's open connections (each got a reset).");
+        _duplicates = _meter.CreateCounter<long>("grouprelay.redis.idempotent_sends", "{message}", "Sends with an idempotency key that Redis did not publish, by outcome (duplicate, conflict).");
     }
 
     /// <summary>Creates the <c>grouprelay.redis.connected</c> gauge; called once, by the connection it observes.</summary>
@@ -56,6 +60,10 @@ internal sealed class RedisRelayMetrics : IDisposable
     public void OutOfOrder() => _outOfOrder.Add(1);
 
     public void MembershipAckTimedOut() => _ackTimeouts.Add(1);
+
+    public void StreamReset() => _streamResets.Add(1);
+
+    public void NotPublished(string outcome) => _duplicates.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Dispose()
     {

@@ -2,31 +2,98 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// The Lua scripts. Each runs atomically in Redis; ids only ever arrive as KEYS/ARGV values, never inside the
-/// script text. They assume one Redis (or one primary): keys are built from the prefix inside some of them.
+/// script text. They assume one Redis (or one primary): keys are built from the prefix inside some of them, and the
+/// publish script writes each idempotency key's per-user record outside the group's slot (docs/scaling.md, Cluster).
 /// </summary>
 /// <remarks>Thread-safety: constants.</remarks>
 internal static class RedisScripts
 {
     /// <summary>
-    /// KEYS[1] seq counter; ARGV[1] channel, ARGV[2] floor (the highest seq the calling node has seen), ARGV[3] how many
-    /// messages, ARGV[4] the batch (see <see cref="RedisPayload.Batch"/>). Takes that many seqs and PUBLISHes the batch
-    /// with its first seq in one atomic step: the publication order on the channel is the seq order. Returns the last seq.
+    /// KEYS[1] the group's seq, KEYS[2] its epoch, then for each message with an idempotency key its sent-id key (group
+    /// slot) and its used-id key (per user); ARGV[1] channel, ARGV[2] epoch candidate, ARGV[3] floor epoch and ARGV[4]
+    /// floor seq (the last this node delivered), ARGV[5] idempotency window (ms), ARGV[6] group, ARGV[7] how many
+    /// messages, then per message '1' or '0' (has a key) and its framed tail (see <see cref="RedisPayload.FramedMessageTail"/>).
+    /// <para>
+    /// When the epoch or the seq is missing (first message, or the stream's state was lost) the candidate becomes the
+    /// epoch and the numbering restarts from 0. A message whose key was sent to this group inside the window is a
+    /// duplicate (its first seq, negated); one whose key went to another group is a conflict (that group); the others
+    /// take the next seqs, record their keys (SET with expiry) and are PUBLISHed as one batch
+    /// (<c>B{epoch}|{first seq}|{count}|</c>, then their framed tails), all in one atomic step, so the publication order on
+    /// the channel is the seq order. Returns {epoch, first seq, published count, one result per message}.
+    /// </para>
     /// </summary>
     public const string PublishBatch = """
-        local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-        local floor = tonumber(ARGV[2])
-        if cur < floor then redis.call('SET', KEYS[1], floor) end
-        local n = tonumber(ARGV[3])
-        local last = redis.call('INCRBY', KEYS[1], n)
-        redis.call('PUBLISH', ARGV[1], 'B' .. (last - n + 1) .. '|' .. ARGV[4])
-        return last
+        local ep = redis.call('GET', KEYS[2])
+        local cur = redis.call('GET', KEYS[1])
+        if not ep or not cur then
+          ep = ARGV[2]
+          cur = 0
+          redis.call('SET', KEYS[2], ep)
+        else
+          cur = tonumber(cur)
+          if ep == ARGV[3] and cur < tonumber(ARGV[4]) then cur = tonumber(ARGV[4]) end
+        end
+        local window, group, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
+        local results = {ep, cur + 1, 0}
+        local tails = {}
+        local k = 3
+        for i = 1, n do
+          local a = 8 + 2 * (i - 1)
+          local r
+          if ARGV[a] == '1' then
+            local sent, used = KEYS[k], KEYS[k + 1]
+            k = k + 2
+            local first = redis.call('GET', sent)
+            local other = redis.call('GET', used)
+            if first then
+              r = -tonumber(first)
+            elseif other and other ~= group then
+              r = other
+            else
+              r = cur + #tails + 1
+              redis.call('SET', sent, r, 'PX', window)
+              redis.call('SET', used, group, 'PX', window)
+            end
+          else
+            r = cur + #tails + 1
+          end
+          if type(r) == 'number' and r > 0 then table.insert(tails, ARGV[a + 1]) end
+          results[3 + i] = r
+        end
+        results[3] = #tails
+        redis.call('SET', KEYS[1], cur + #tails)
+        if #tails > 0 then
+          redis.call('PUBLISH', ARGV[1], 'B' .. ep .. '|' .. (cur + 1) .. '|' .. #tails .. '|' .. table.concat(tails))
+        end
+        return results
         """;
 
-    /// <summary>KEYS[1] seq counter; ARGV[1] floor. Raises the counter to at least the floor.</summary>
+    /// <summary>
+    /// KEYS[1] the group's seq, KEYS[2] its epoch; ARGV[1] epoch candidate. Returns {epoch, seq}; a stream with no state
+    /// (or half of it: a lost key) starts one with the candidate and seq 0, so the next caller sees the same position.
+    /// </summary>
+    public const string Position = """
+        local ep = redis.call('GET', KEYS[2])
+        local cur = redis.call('GET', KEYS[1])
+        if not ep or not cur then
+          ep = ARGV[1]
+          cur = 0
+          redis.call('SET', KEYS[2], ep)
+          redis.call('SET', KEYS[1], 0)
+        end
+        return {ep, tonumber(cur)}
+        """;
+
+    /// <summary>
+    /// KEYS[1] the group's seq, KEYS[2] its epoch; ARGV[1] epoch, ARGV[2] floor. Raises the seq to at least the floor,
+    /// only while the stream is still in that epoch (what this node numbered itself while Redis was away, in that epoch).
+    /// </summary>
     public const string RaiseSeq = """
-        local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-        return cur
+        local cur = redis.call('GET', KEYS[1])
+        if cur and redis.call('GET', KEYS[2]) == ARGV[1] and tonumber(cur) < tonumber(ARGV[2]) then
+          redis.call('SET', KEYS[1], ARGV[2])
+        end
+        return 0
         """;
 
     /// <summary>KEYS[1] node users, KEYS[2] online, KEYS[3] status; ARGV[1] user, ARGV[2] connections added. Returns the user's connections on all nodes.</summary>
@@ -135,10 +202,12 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] online, KEYS[2] group members, KEYS[3] nodes; ARGV[1] prefix, ARGV[2] user, ARGV[3] '1' to add or '0' to
-    /// remove, ARGV[4] events channel, ARGV[5] the change's payload. Returns -1 (nothing published) when the user is
-    /// offline, or already a member (add), or not a member (remove); otherwise PUBLISHes the change and returns how many
-    /// live nodes hold a connection of the user (each acknowledges once it applied the change).
+    /// KEYS[1] online, KEYS[2] group members, KEYS[3] nodes, KEYS[4] the group's seq, KEYS[5] its epoch; ARGV[1] prefix,
+    /// ARGV[2] user, ARGV[3] '1' to add or '0' to remove, ARGV[4] events channel, ARGV[5] the change's payload, ARGV[6]
+    /// epoch candidate. Returns -1 (nothing published) when the user is offline, or already a member (add), or not a
+    /// member (remove); otherwise PUBLISHes the change (an addition with the group's position appended as
+    /// <c>{epoch}|{seq}</c>, read as <see cref="Position"/> does) and returns how many live nodes hold a connection of
+    /// the user (each acknowledges once it applied the change).
     /// </summary>
     public const string ChangeMembership = """
         if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return -1 end
@@ -147,7 +216,19 @@ internal static class RedisScripts
         for _, node in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
           if redis.call('HEXISTS', ARGV[1] .. ':n:' .. node .. ':u', ARGV[2]) == 1 then holders = holders + 1 end
         end
-        redis.call('PUBLISH', ARGV[4], ARGV[5])
+        local payload = ARGV[5]
+        if ARGV[3] == '1' then
+          local ep = redis.call('GET', KEYS[5])
+          local cur = redis.call('GET', KEYS[4])
+          if not ep or not cur then
+            ep = ARGV[6]
+            cur = '0'
+            redis.call('SET', KEYS[5], ep)
+            redis.call('SET', KEYS[4], 0)
+          end
+          payload = payload .. ep .. '|' .. cur
+        end
+        redis.call('PUBLISH', ARGV[4], payload)
         return holders
         """;
 }

@@ -1,8 +1,10 @@
 using System;
 using System.Globalization;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
+using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
@@ -76,9 +78,10 @@ internal sealed class RedisEventsChannel
                     string group = RedisPayload.ReadString(ref span)!;
                     string? origin = span.IsEmpty ? null : RedisPayload.ReadString(ref span);
                     string? requestId = span.IsEmpty ? null : RedisPayload.ReadString(ref span);
+                    StreamPosition position = RedisPayload.ReadPosition(span) ?? default;
                     if (_delivery.HasLocalConnections(user))
                     {
-                        _ = ApplyAsync(user, group, payload[0] == RedisPayload.Added, origin, requestId);
+                        _ = ApplyAsync(user, group, payload[0] == RedisPayload.Added, position, origin, requestId);
                     }
 
                     break;
@@ -104,11 +107,11 @@ internal sealed class RedisEventsChannel
     }
 
     /// <summary>Applies a change to this node's connections of the user, then tells the asking node (routing here follows it now).</summary>
-    private async Task ApplyAsync(string user, string group, bool add, string? origin, string? requestId)
+    private async Task ApplyAsync(string user, string group, bool add, StreamPosition position, string? origin, string? requestId)
     {
         try
         {
-            await _delivery.ApplyMembershipChangeAsync(user, group, add).ConfigureAwait(false);
+            await _delivery.ApplyMembershipChangeAsync(user, group, add, position).ConfigureAwait(false);
             if (origin is not null && requestId is not null)
             {
                 _guard.TryPublish(_connection.Keys.Events, RedisPayload.Strings(RedisPayload.Acknowledged, origin, requestId), "membership_ack");

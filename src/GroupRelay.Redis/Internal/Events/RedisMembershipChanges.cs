@@ -1,15 +1,18 @@
 using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
+using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
 /// A run-time membership change on every node: one script checks the change in Redis, counts the live nodes holding a
-/// connection of the user and PUBLISHes the change with a request id on the events channel; each of those nodes
-/// applies it and acknowledges, and the call returns once all did (bounded by <c>EchoTimeout</c>), so routing follows.
+/// connection of the user and PUBLISHes the change with a request id (and, for an addition, the group's position, read
+/// in the same script) on the events channel; each of those nodes applies it (<c>added</c> carries that position) and
+/// acknowledges, and the call returns once all did (bounded by <c>EchoTimeout</c>), so routing follows.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each call has its own wait in <see cref="MembershipAcks"/>, registered before the
@@ -48,12 +51,13 @@ internal sealed class RedisMembershipChanges
                 (keys, userId, groupId, add, command),
                 static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(
                     RedisScripts.ChangeMembership,
-                    new[] { s.keys.Online, s.keys.Members(s.groupId), s.keys.Nodes },
-                    new RedisValue[] { s.keys.Prefix, s.userId, s.add ? "1" : "0", (string)s.keys.Events!, s.command })).ConfigureAwait(false);
+                    new[] { s.keys.Online, s.keys.Members(s.groupId), s.keys.Nodes, s.keys.Seq(s.groupId), s.keys.Epoch(s.groupId) },
+                    new RedisValue[] { s.keys.Prefix, s.userId, s.add ? "1" : "0", (string)s.keys.Events!, s.command, StreamEpochs.NewCandidate() })).ConfigureAwait(false);
             if (!ok)
             {
-                // Redis is away: change what this node holds.
-                return await _delivery.ApplyMembershipChangeAsync(userId, groupId, add, cancellationToken).ConfigureAwait(false);
+                // Redis is away: change what this node holds, with the group's position as this node knows it.
+                StreamPosition position = add ? _delivery.KnownPosition(groupId) : default;
+                return await _delivery.ApplyMembershipChangeAsync(userId, groupId, add, position, cancellationToken).ConfigureAwait(false);
             }
 
             int expected = (int)(long)holders;

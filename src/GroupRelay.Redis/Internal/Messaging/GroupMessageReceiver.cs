@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -9,9 +8,9 @@ using StackExchange.Redis;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// The receive path of group channels: reads each batch of messages (<c>B{first seq}|</c>, then the batch) and each
-/// <c>joined</c>/<c>left</c> event, delivers them on this node through <see cref="NodeDelivery"/>, and releases the
-/// echo waits of this node's own messages.
+/// The receive path of group channels: reads each batch of messages (<c>B{epoch}|{first seq}|{count}|</c>, then the
+/// messages) and each <c>joined</c>/<c>left</c> event, delivers them on this node through <see cref="NodeDelivery"/>,
+/// and releases the echo waits of this node's own messages.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each subscription's queue calls its handler one message at a time, in publication
@@ -67,14 +66,11 @@ internal sealed class GroupMessageReceiver
 
             if (payload[0] == RedisPayload.MessageBatch)
             {
-                int bar = Array.IndexOf(payload, (byte)'|');
-                long seq = long.Parse(payload.AsSpan(1, bar - 1), NumberStyles.None, CultureInfo.InvariantCulture);
-                ReadOnlySpan<byte> span = payload.AsSpan(bar + 1);
-                int count = RedisPayload.ReadInt(ref span);
+                ReadOnlySpan<byte> span = RedisPayload.ReadBatchHeader(payload, out string epoch, out long seq, out int count);
                 _metrics.Received("message", count);
                 for (int i = 0; i < count; i++, seq++)
                 {
-                    Deliver(groupId, sequence, seq, RedisPayload.ReadBytes(ref span));
+                    Deliver(groupId, sequence, epoch, seq, RedisPayload.ReadBytes(ref span));
                 }
             }
             else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
@@ -91,8 +87,8 @@ internal sealed class GroupMessageReceiver
         }
     }
 
-    /// <summary>One message of a batch: delivered here unless its seq was already seen; completes its sender's echo wait.</summary>
-    private void Deliver(string groupId, NodeDelivery.GroupSequence sequence, long seq, ReadOnlySpan<byte> span)
+    /// <summary>One message of a batch: delivered here (after a reset when its epoch is new here) unless its seq was already seen; completes its sender's echo wait.</summary>
+    private void Deliver(string groupId, NodeDelivery.GroupSequence sequence, string epoch, long seq, ReadOnlySpan<byte> span)
     {
         ReadOnlySpan<byte> origin = RedisPayload.ReadBytes(ref span);
         long publishId = RedisPayload.ReadLong(ref span);
@@ -105,7 +101,7 @@ internal sealed class GroupMessageReceiver
 
         // Only the sender's node leaves a connection out (echo: false), so only it decodes the connection id.
         string? skip = mine && !skipBytes.IsEmpty ? Encoding.UTF8.GetString(skipBytes) : null;
-        _delivery.DeliverInOrder(groupId, sequence, seq, from, timestamp, body, compact, skip);
+        _delivery.DeliverInOrder(groupId, sequence, epoch, seq, from, timestamp, body, compact, skip);
         if (mine)
         {
             _echoes.Complete(publishId);

@@ -1,26 +1,30 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
+using StackExchange.Redis;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// A message waiting to be published. <see cref="Done"/> completes with its seq once the seq is known and, when the
-/// sender waits for its echo, the echo was delivered (or given up on): whichever comes last completes it.
+/// A message waiting to be published. <see cref="Done"/> completes with its outcome once the seq is known and, when the
+/// sender waits for its echo, the echo was delivered (or given up on): whichever comes last completes it. A message
+/// that Redis did not publish (a repeated idempotency key, or one used for another group) completes at once with
+/// <see cref="Settle"/>: there is no echo to wait for.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each wait is released exactly once (the seq by the one batch that publishes the
 /// message, the echo by whoever removes it from <see cref="EchoTracker"/>), and the interlocked decrement orders the
 /// seq's write before the read of whichever release comes last.
 /// </remarks>
-internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength, OutgoingMessage message, long? echoWaitStarted)
+internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength, OutgoingMessage message, long? echoWaitStarted, (RedisKey Sent, RedisKey Used)? idempotencyKeys = null)
 {
     private long _seq;
 
     // What is still awaited: the seq, and the echo if there is one.
     private int _waits = echoWaitStarted is null ? 1 : 2;
 
-    /// <summary>The payload after <c>B{first seq}|</c> and the count (see <see cref="RedisPayload.MessageTail"/>).</summary>
+    /// <summary>The message as a batch holds it, length first (see <see cref="RedisPayload.FramedMessageTail"/>).</summary>
     public byte[] Tail { get; } = tail;
 
     public ReadOnlySpan<byte> Body => Tail.AsSpan(Tail.Length - bodyLength);
@@ -30,13 +34,19 @@ internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength
     /// <summary>What the local fallback needs to deliver the message without Redis.</summary>
     public OutgoingMessage Message { get; } = message;
 
+    /// <summary>
+    /// The Redis keys of the sender's idempotency key, or null without one: the seq it got in the group (group slot),
+    /// and the group it went to (per user).
+    /// </summary>
+    public (RedisKey Sent, RedisKey Used)? IdempotencyKeys { get; } = idempotencyKeys;
+
     /// <summary>Whether the sender waits for its echo.</summary>
     public bool WaitsForEcho { get; } = echoWaitStarted is not null;
 
     /// <summary>When the sender started to wait for its echo (Environment.TickCount64); only read for messages that wait.</summary>
     public long EchoWaitStarted { get; } = echoWaitStarted ?? 0;
 
-    public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public TaskCompletionSource<PublishOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void SeqKnown(long seq)
     {
@@ -46,11 +56,14 @@ internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength
 
     public void EchoDone() => Release();
 
+    /// <summary>Nothing was published (a duplicate or a conflict): completes with <paramref name="outcome"/> without waiting for an echo.</summary>
+    public void Settle(PublishOutcome outcome) => Done.TrySetResult(outcome);
+
     private void Release()
     {
         if (Interlocked.Decrement(ref _waits) == 0)
         {
-            Done.TrySetResult(Volatile.Read(ref _seq));
+            Done.TrySetResult(new PublishOutcome(Volatile.Read(ref _seq)));
         }
     }
 }

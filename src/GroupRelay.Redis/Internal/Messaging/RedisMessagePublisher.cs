@@ -3,14 +3,17 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using StackExchange.Redis;
+using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// Publishes this node's group messages: one publish script per group in flight at a time (seq taken and message
-/// PUBLISHed in one atomic step); what arrives meanwhile waits in call order and goes out together in the next script,
-/// at most <see cref="MaxBatch"/> at a time. While Redis is away, a batch is sequenced and delivered on this node only.
+/// Publishes this node's group messages: one publish script per group in flight at a time (epoch checked, idempotency
+/// keys checked and recorded, seqs taken and the published messages PUBLISHed in one atomic step); what arrives meanwhile
+/// waits in call order and goes out together in the next script, at most <see cref="MaxBatch"/> at a time. While Redis
+/// is away, a batch is sequenced and delivered on this node only.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each group's queue has a lock held only to append a message or take a batch, and a
@@ -45,10 +48,10 @@ internal sealed class RedisMessagePublisher
         _metrics = metrics;
     }
 
-    public ValueTask<long> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo)
+    public ValueTask<PublishOutcome> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey)
     {
-        // The group's key and channel name are built once per group, not per message.
-        GroupQueue queue = _queues.GetOrAdd(groupId, static (group, keys) => new GroupQueue(keys.Seq(group), (string)keys.GroupChannel(group)!), _keys);
+        // The group's keys and channel name are built once per group, not per message.
+        GroupQueue queue = _queues.GetOrAdd(groupId, static (group, keys) => new GroupQueue(group, keys), _keys);
         long timestamp = _delivery.GetTimestamp();
         string? skip = echo ? null : sender?.ConnectionId;
         long publishId = Interlocked.Increment(ref _nextPublishId);
@@ -61,10 +64,11 @@ internal sealed class RedisMessagePublisher
         // buffer holds the next frame once this returns.
         var pending = new PendingPublish(
             publishId,
-            RedisPayload.MessageTail(_keys.NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span),
+            RedisPayload.FramedMessageTail(_keys.NodeId, publishId, skip, from, timestamp, bodyIsCompact, body.Span),
             body.Length,
             new OutgoingMessage(from, timestamp, bodyIsCompact, skip),
-            waitForEcho ? Environment.TickCount64 : null);
+            waitForEcho ? Environment.TickCount64 : null,
+            idempotencyKey is null ? null : (RedisKeys.SentId(queue.StreamPrefix, from, idempotencyKey), _keys.UsedId(from, idempotencyKey)));
         if (waitForEcho)
         {
             _echoes.Track(pending);
@@ -86,7 +90,7 @@ internal sealed class RedisMessagePublisher
 
         // One task for both waits (the seq from the script's reply, the echo from this node's delivery): the sender
         // resumes once per message, not once per wait.
-        return new ValueTask<long>(pending.Done.Task);
+        return new ValueTask<PublishOutcome>(pending.Done.Task);
     }
 
     /// <summary>Publishes what waits for a group, batch after batch, until nothing does; never throws.</summary>
@@ -119,29 +123,23 @@ internal sealed class RedisMessagePublisher
         }
     }
 
+
     private async Task PublishBatchAsync(string groupId, GroupQueue queue, List<PendingPublish> batch)
     {
         try
         {
-            // The floor is the highest seq this node delivered: after Redis lost its counter, seq still goes up here.
             (bool ok, RedisResult reply) = await _guard.TryAsync(
                 "publish",
-                (queue, Floor: _delivery.Sequence(groupId).LastSeq, batch),
-                static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(RedisScripts.PublishBatch, s.queue.SeqKeys, new RedisValue[] { s.queue.ChannelName, s.Floor, s.batch.Count, BatchPayload(s.batch) })).ConfigureAwait(false);
+                (Keys: ScriptKeys(queue, batch), Args: ScriptArguments(queue, batch)),
+                static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(RedisScripts.PublishBatch, s.Keys, s.Args)).ConfigureAwait(false);
             if (ok)
             {
-                long last = (long)reply;
-                _metrics.Published("message", batch.Count);
-                long first = last - batch.Count + 1;
-                for (int i = 0; i < batch.Count; i++)
-                {
-                    batch[i].SeqKnown(first + i);
-                }
-
+                Complete(batch, (RedisResult[])reply!);
                 return;
             }
 
             // Redis is away: deliver here, in order, and release each sender's echo wait (the echo was just queued).
+            // No idempotency key can be checked across nodes meanwhile: a repeat is delivered again (docs/scaling.md).
             foreach (PendingPublish message in batch)
             {
                 long seq = _delivery.DeliverNext(groupId, message.Message, message.Body);
@@ -159,24 +157,86 @@ internal sealed class RedisMessagePublisher
         }
     }
 
-    private static byte[] BatchPayload(List<PendingPublish> batch)
+    /// <summary>The script's answer, per message: its seq (published), the first seq negated (a duplicate), or the other group (a conflict).</summary>
+    private void Complete(List<PendingPublish> batch, RedisResult[] results)
     {
-        byte[][] tails = new byte[batch.Count][];
-        for (int i = 0; i < tails.Length; i++)
+        _metrics.Published("message", (int)(long)results[2]);
+        for (int i = 0; i < batch.Count; i++)
         {
-            tails[i] = batch[i].Tail;
+            PendingPublish message = batch[i];
+            RedisResult result = results[3 + i];
+            bool isSeq = result.Resp2Type == ResultType.Integer;
+            if (isSeq && (long)result > 0)
+            {
+                message.SeqKnown((long)result);
+                continue;
+            }
+
+            // Not published, so no echo will come: the sender gets its answer now.
+            _echoes.Forget(message.PublishId);
+            if (isSeq)
+            {
+                _metrics.NotPublished("duplicate");
+                message.Settle(new PublishOutcome(-(long)result, Duplicate: true));
+            }
+            else
+            {
+                _metrics.NotPublished("conflict");
+                message.Settle(new PublishOutcome(0, ConflictingGroup: (string)result!));
+            }
+        }
+    }
+
+    private static RedisKey[] ScriptKeys(GroupQueue queue, List<PendingPublish> batch)
+    {
+        var keys = new List<RedisKey>(2 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey };
+        foreach (PendingPublish message in batch)
+        {
+            if (message.IdempotencyKeys is (RedisKey sent, RedisKey used))
+            {
+                keys.Add(sent);
+                keys.Add(used);
+            }
         }
 
-        return RedisPayload.Batch(tails);
+        return keys.ToArray();
+    }
+
+    private RedisValue[] ScriptArguments(GroupQueue queue, List<PendingPublish> batch)
+    {
+        // The floor is the last seq this node delivered in the epoch it knows: what it numbered itself while Redis was
+        // away stays below what Redis gives next, as long as Redis kept that epoch (NodeResync raises it too).
+        StreamPosition? floor = _delivery.Delivered(queue.GroupId);
+        var args = new RedisValue[7 + (2 * batch.Count)];
+        args[0] = queue.ChannelName;
+        args[1] = StreamEpochs.NewCandidate();
+        args[2] = floor?.Epoch ?? string.Empty;
+        args[3] = floor?.Seq ?? 0;
+        args[4] = (long)_delivery.IdempotencyWindow.TotalMilliseconds;
+        args[5] = queue.GroupId;
+        args[6] = batch.Count;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            args[7 + (2 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
+            args[8 + (2 * i)] = batch[i].Tail;
+        }
+
+        return args;
     }
 
     /// <summary>One group's messages waiting for the next publish script, and the names the script needs.</summary>
-    private sealed class GroupQueue(RedisKey seqKey, string channelName)
+    private sealed class GroupQueue(string groupId, RedisKeys keys)
     {
-        /// <summary>The seq counter's key, as the script's KEYS.</summary>
-        public RedisKey[] SeqKeys { get; } = new[] { seqKey };
+        public string GroupId { get; } = groupId;
 
-        public string ChannelName { get; } = channelName;
+        /// <summary>The start of the group's keys (its Cluster hash tag), for the idempotency keys in its slot.</summary>
+        public string StreamPrefix { get; } = keys.StreamPrefix(groupId);
+
+        public RedisKey SeqKey { get; } = keys.Seq(groupId);
+
+        public RedisKey EpochKey { get; } = keys.Epoch(groupId);
+
+        public string ChannelName { get; } = (string)keys.GroupChannel(groupId)!;
 
         /// <summary>Messages waiting, in call order; guarded by this object's monitor, as is <see cref="Flushing"/>.</summary>
         public List<PendingPublish>? Waiting;

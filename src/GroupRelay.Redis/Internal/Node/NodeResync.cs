@@ -6,9 +6,10 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// Writes this node's whole state to Redis again: after the first heartbeat, after an outage, after Redis lost its
-/// data, or after other nodes took this one for dead. Also restores the subscriptions, raises the seq counters to at
-/// least what this node delivered (so seq keeps increasing on its connections), and announces users and memberships
-/// that left this node while Redis was away.
+/// data, or after other nodes took this one for dead. Also restores the subscriptions, raises the seq counters of the
+/// streams whose epoch Redis kept to at least what this node delivered in it (what it numbered itself while Redis was
+/// away; a stream Redis lost gets a new epoch and a reset instead), and announces users and memberships that left this
+/// node while Redis was away.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: runs holding <see cref="SharedExclusiveGate"/> alone, so no write of this node to

@@ -1,13 +1,15 @@
 using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
+using GroupRelay.ScaleOut;
 using StackExchange.Redis;
+using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
 /// A node's entries in Redis as a whole: removes them (a dead node's, or this node's own before writing them again),
-/// and writes this node's local truth (its users, statuses, memberships and seq floors) again.
+/// and writes this node's local truth (its users, statuses, memberships and, per epoch it still shares with Redis, seq floors) again.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: stateless; each removal is one atomic script, and the rewrite reads the in-memory
@@ -82,11 +84,13 @@ internal sealed class RedisNodeEntries
             }
         }
 
-        foreach ((string group, long last) in _delivery.LastSeqs())
+        // What this node numbered itself while Redis was away stays below what Redis gives next, if Redis kept the
+        // epoch; a stream Redis lost starts a new epoch with its next message instead (and every node sends reset).
+        foreach ((string group, StreamPosition position) in _delivery.Positions())
         {
-            if (last > 0)
+            if (position.Seq > 0)
             {
-                writes.Add(db.ScriptEvaluateAsync(RedisScripts.RaiseSeq, new[] { keys.Seq(group) }, new RedisValue[] { last }));
+                writes.Add(db.ScriptEvaluateAsync(RedisScripts.RaiseSeq, new[] { keys.Seq(group), keys.Epoch(group) }, new RedisValue[] { position.Epoch, position.Seq }));
             }
         }
 
