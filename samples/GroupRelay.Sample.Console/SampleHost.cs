@@ -132,7 +132,9 @@ internal static class SampleHost
                 };
             });
         builder.Services.AddAuthorization();
-        IGroupRelayBuilder relay = builder.Services.AddGroupRelay().AddMembershipSource(new SqliteMembershipSource(database));
+        IGroupRelayBuilder relay = builder.Services
+            .AddGroupRelay(relayOptions => relayOptions.HistoryMessagesPerGroup = options.HistoryMessages ?? relayOptions.HistoryMessagesPerGroup)
+            .AddMembershipSource(new SqliteMembershipSource(database));
         if (options.Redis is not null)
         {
 #if SAMPLE_WITHOUT_REDIS
