@@ -132,11 +132,17 @@ internal static class SampleHost
                 };
             });
         builder.Services.AddAuthorization();
-        IGroupRelayBuilder relay = builder.Services.AddGroupRelay().AddMembershipSource(new SqliteMembershipSource(database));
+        IGroupRelayBuilder relay = builder.Services
+            .AddGroupRelay(relayOptions => relayOptions.HistoryMessagesPerGroup = options.HistoryMessages ?? relayOptions.HistoryMessagesPerGroup)
+            .AddMembershipSource(new SqliteMembershipSource(database));
         if (options.Redis is not null)
         {
+#if SAMPLE_WITHOUT_REDIS
+            throw new ArgumentException("--redis: this build of the sample has no Redis (built with -p:SampleWithoutRedis=true)", nameof(options));
+#else
             // Every host of one cluster shares the database (so the token key ring) and this Redis.
             relay.AddRedis(options.Redis, redis => redis.Prefix = "grouprelay-sample");
+#endif
         }
         configure?.Invoke(builder);
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 
 namespace GroupRelay.Sample;
 
@@ -22,6 +23,9 @@ internal sealed class SampleHostOptions
           --seed FILE.json  Replace the users, groups and friends in the database with the file's data.
           --redis HOST:PORT Scale out through Redis: hosts started with the same --db and --redis form one
                             cluster (a user on one host chats with a user on another; tokens work on all).
+          --history-messages N
+                            Messages the relay retains per group for history, which a reloaded or
+                            reconnected page replays (default 100; 0 keeps none).
           -h, --help        Show this help.
 
         Seed file format:
@@ -40,12 +44,15 @@ internal sealed class SampleHostOptions
     /// <summary>The Redis endpoint to scale out through, or null for a single host.</summary>
     public string? Redis { get; private init; }
 
+    /// <summary>The relay's <c>HistoryMessagesPerGroup</c>, or null for its default (100).</summary>
+    public int? HistoryMessages { get; private init; }
+
     public bool ShowHelp { get; private init; }
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> naming the bad argument.</summary>
     public static SampleHostOptions Parse(IReadOnlyList<string> args)
     {
-        SampleCommandLine line = SampleCommandLine.Parse(args, "--urls", "--db", "--seed", "--redis");
+        SampleCommandLine line = SampleCommandLine.Parse(args, "--urls", "--db", "--seed", "--redis", "--history-messages");
         return new SampleHostOptions
         {
             ShowHelp = line.ShowHelp,
@@ -53,6 +60,9 @@ internal sealed class SampleHostOptions
             DatabasePath = line.Get("--db") ?? DefaultDatabase,
             SeedPath = line.Get("--seed"),
             Redis = line.Get("--redis"),
+            HistoryMessages = line.Get("--history-messages") is not { } history ? null
+                : int.TryParse(history, NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count <= 1_000_000 ? count
+                : throw new ArgumentException($"--history-messages needs a whole number from 0 to 1000000, not '{history}'", nameof(args)),
         };
     }
 }

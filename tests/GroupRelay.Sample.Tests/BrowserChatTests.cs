@@ -127,6 +127,10 @@ public sealed class BrowserChatTests
             await SendAsync(bob, "Back after the restart");
             await Assertions.Expect(alice.Locator(".message[data-from=bob] .message-text", new() { HasText = "Back after the restart" })).ToBeVisibleAsync(new() { Timeout = Timeout });
 
+            // The restarted relay numbers #team anew (a new epoch): the page cannot know what it missed, and says so.
+            await Assertions.Expect(alice.Locator(".notice-gap")).ToHaveTextAsync("The relay restarted its history: messages sent while you were away may be missing");
+            await ShotAsync(alice, "after-restart");
+
             pageErrors.Should().BeEmpty("the page must run without script errors");
         }
         finally
@@ -212,6 +216,209 @@ public sealed class BrowserChatTests
         result.GetProperty("groups").EnumerateArray().Select(s => s.GetString()).Should().Equal("ops", "team");
         result.GetProperty("final").GetString().Should().Be("closed");
         result.GetProperty("afterClose").GetString().Should().Be("closed");
+    }
+
+    [Fact]
+    public async Task Reload_ShowsTheRetainedPast_InOrderAndOnce_WithAMessageSentWhileTheTabWasReloading()
+    {
+        File.Exists(Chromium).Should().BeTrue(
+            $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
+        await using SampleServer server = await SampleServer.StartAsync();
+        using IPlaywright playwright = await Playwright.CreateAsync();
+        await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
+        var pageErrors = new ConcurrentQueue<string>();
+        IPage alice = await OpenAsync(browser, server, "alice", pageErrors);
+        IPage bob = await OpenAsync(browser, server, "bob", pageErrors);
+        await alice.ClickAsync("[data-group=team]");
+        await bob.ClickAsync("[data-group=team]");
+
+        // Nothing was ever sent in #team: bob's page says it is the start (alice's shows "bob joined" instead).
+        await Assertions.Expect(bob.Locator(".empty-title")).ToHaveTextAsync("This is the start of #team", new() { Timeout = Timeout });
+
+        // Five messages, alternating; each is seen on the other page before the next one is sent.
+        string[] texts = ["1 alice: morning", "2 bob: hi Alice", "3 alice: review at ten?", "4 bob: yes", "5 alice: see you"];
+        for (int i = 0; i < texts.Length; i++)
+        {
+            (IPage from, IPage to) = i % 2 == 0 ? (alice, bob) : (bob, alice);
+            await SendAsync(from, texts[i]);
+            await Assertions.Expect(to.Locator(".message-text", new() { HasText = texts[i] })).ToBeVisibleAsync(new() { Timeout = Timeout });
+        }
+
+        await ShotAsync(bob, "before-reload");
+
+        // Bob reloads. The new page's client module is held back until alice's next message is acknowledged and on
+        // her screen: it is sent while bob's tab has no page and no connection at all.
+        var reloading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await bob.RouteAsync("**/grouprelay-client.js", async route =>
+        {
+            reloading.TrySetResult();
+            await sent.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await route.ContinueAsync();
+        });
+        Task reload = bob.ReloadAsync(new() { Timeout = 30_000 });
+        await reloading.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        const string whileReloading = "6 alice: sent while bob reloads";
+        await SendAsync(alice, whileReloading);
+        await Assertions.Expect(alice.Locator(".message-text", new() { HasText = whileReloading })).ToBeVisibleAsync(new() { Timeout = Timeout });
+        sent.SetResult();
+        await reload.WaitAsync(TimeSpan.FromSeconds(30));
+        await bob.UnrouteAsync("**/grouprelay-client.js");
+
+        // After the reload bob is back in #team and sees all six, in order, each once, and no gap.
+        await Assertions.Expect(bob.Locator("#me-name")).ToHaveTextAsync("bob", new() { Timeout = Timeout });
+        ILocator bobMessages = bob.Locator("#messages .message .message-text");
+        await Assertions.Expect(bobMessages).ToHaveTextAsync([.. texts, whileReloading], new() { Timeout = Timeout });
+        await Assertions.Expect(bob.Locator("#messages .message")).ToHaveCountAsync(6);
+        (await bob.Locator("#messages .message").EvaluateAllAsync<int[]>("rows => rows.map(r => Number(r.dataset.seq))"))
+            .Should().Equal(1, 2, 3, 4, 5, 6);
+        await Assertions.Expect(bob.Locator(".notice-gap")).ToHaveCountAsync(0);
+        await Assertions.Expect(bob.Locator(".empty-state")).ToHaveCountAsync(0);
+        await ShotAsync(bob, "after-reload");
+
+        // Live again: the next message comes once, after the replayed ones (no late duplicate arrived in between).
+        await SendAsync(alice, "7 alice: welcome back");
+        await Assertions.Expect(bobMessages).ToHaveTextAsync([.. texts, whileReloading, "7 alice: welcome back"], new() { Timeout = Timeout });
+        await SendAsync(bob, "8 bob: thanks");
+        await Assertions.Expect(alice.Locator("#messages .message .message-text")).ToHaveTextAsync([.. texts, whileReloading, "7 alice: welcome back", "8 bob: thanks"], new() { Timeout = Timeout });
+
+        // The replayed past is not unread: #all had nothing, and nothing of #team counts after the reload.
+        await Assertions.Expect(bob.Locator(".badge")).ToHaveCountAsync(0);
+        await bob.ClickAsync("[data-group=all]");
+        await Assertions.Expect(bob.Locator(".empty-title")).ToHaveTextAsync("This is the start of #all", new() { Timeout = Timeout });
+        pageErrors.Should().BeEmpty("the page must run without script errors");
+    }
+
+    [Fact]
+    public async Task MessagesNoLongerRetained_ShowAsAnHonestLine_NotAsTheStartOfTheGroup()
+    {
+        File.Exists(Chromium).Should().BeTrue(
+            $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
+        await using SampleServer server = await SampleServer.StartAsync(null, "--history-messages", "3");
+        using IPlaywright playwright = await Playwright.CreateAsync();
+        await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
+        var pageErrors = new ConcurrentQueue<string>();
+        IPage alice = await OpenAsync(browser, server, "alice", pageErrors);
+        await alice.ClickAsync("[data-group=team]");
+        string[] texts = ["one", "two", "three", "four", "five"];
+        foreach (string text in texts)
+        {
+            await SendAsync(alice, text);
+            await Assertions.Expect(alice.Locator(".message-text", new() { HasText = text })).ToBeVisibleAsync(new() { Timeout = Timeout });
+        }
+
+        // The relay keeps only the latest 3 of #team: bob signs in and sees them under the line, not "the start".
+        IPage bob = await OpenAsync(browser, server, "bob", pageErrors);
+        await bob.ClickAsync("[data-group=team]");
+        await Assertions.Expect(bob.Locator("#messages .message .message-text")).ToHaveTextAsync(["three", "four", "five"], new() { Timeout = Timeout });
+        await Assertions.Expect(bob.Locator("#messages > *").First).ToHaveTextAsync("Earlier messages are no longer available");
+        await Assertions.Expect(bob.Locator(".notice-gap")).ToHaveCountAsync(1);
+        await Assertions.Expect(bob.Locator(".empty-state")).ToHaveCountAsync(0);
+        await ShotAsync(bob, "gap");
+
+        // The same after a reload of alice's page: her own first two are gone from the relay too.
+        await alice.ReloadAsync(new() { Timeout = 30_000 });
+        await Assertions.Expect(alice.Locator("#messages .message .message-text")).ToHaveTextAsync(["three", "four", "five"], new() { Timeout = Timeout });
+        await Assertions.Expect(alice.Locator(".notice-gap")).ToHaveTextAsync("Earlier messages are no longer available");
+        pageErrors.Should().BeEmpty("the page must run without script errors");
+    }
+
+    [Fact]
+    public async Task ClientModule_Resumes_InSeqOrder_Once_PagesPastTheLimit_ReportsGaps_AndResendsSends()
+    {
+        File.Exists(Chromium).Should().BeTrue(
+            $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
+        await using SampleServer server = await SampleServer.StartAsync();
+        using IPlaywright playwright = await Playwright.CreateAsync();
+        await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
+        IPage page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(Timeout);
+        await page.GotoAsync(server.BaseUri + "grouprelay-client.js");
+
+        // A scripted relay: history replays interleaved with live frames, a page cut by limit, aged-out messages,
+        // a dropped connection with a send in flight, an epoch change and a reset.
+        JsonElement result = await page.EvaluateAsync<JsonElement>("""
+            async () => {
+              const { GroupRelayClient } = await import('/grouprelay-client.js');
+              const tick = ms => new Promise(r => setTimeout(r, ms));
+              class FakeSocket {
+                static instances = [];
+                constructor() { this.readyState = 1; this.sent = []; FakeSocket.instances.push(this); }
+                send(data) { this.sent.push(JSON.parse(data)); }
+                close() { this.readyState = 3; }
+                srv(...frames) { this.onmessage?.({ data: frames.map(f => JSON.stringify(f)).join('\n') }); }
+                drop() { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }); }
+              }
+              const msg = (seq, group = 'team') => ({ type: 'message', group, from: 'a', seq, ts: 1, body: {} });
+              const range = (from, to, group) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i, group));
+              const log = [];
+              const r = {};
+              const client = new GroupRelayClient({ url: 'ws://127.0.0.1:9/relay', WebSocket: FakeSocket, reconnect: { initialDelayMs: 5, maxDelayMs: 5, jitter: 0 }, heartbeatMs: 0 });
+              client.on('message', m => log.push(`${m.group}:${m.seq}`));
+              client.on('unrecovered', u => log.push(`unrecovered ${u.group} ${u.from}-${u.to} ${u.reason}`));
+              client.on('synced', s => log.push(`synced ${s.group} ${s.seq}`));
+              client.connect();
+              await tick(1);
+              let ws = FakeSocket.instances[0];
+              const last = group => ws.sent.filter(f => f.type === 'history' && f.group === group).at(-1);
+              ws.srv({ type: 'welcome', user: 'u', connectionId: 'c1', groups: ['team', 'fam', 'empty'],
+                positions: { team: { epoch: 'e1', seq: 5 }, fam: { epoch: 'e1', seq: 250 }, empty: { epoch: 'e1', seq: 0 } } });
+              r.firstAsks = ws.sent.map(f => `${f.group} after ${f.after} ${f.epoch}`);
+              r.syncing = [...client.syncing].sort();
+              // team: 1 and 2 aged out; live 6 arrives between the replayed frames.
+              ws.srv(msg(3), msg(6), msg(4), msg(5), { type: 'history', id: last('team').id, group: 'team', epoch: 'e1', seq: 6, complete: false });
+              // fam: three pages of at most 100, and a live 251 held meanwhile.
+              ws.srv(...range(1, 100, 'fam'), msg(251, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: false });
+              await tick(1);
+              r.page2 = last('fam').after;
+              ws.srv(...range(101, 200, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: false });
+              await tick(1);
+              r.page3 = last('fam').after;
+              ws.srv(...range(201, 250, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: true });
+              await tick(1);
+              const famSeqs = log.filter(l => l.startsWith('fam:')).map(l => Number(l.slice(4)));
+              r.famInOrderOnce = famSeqs.length === 251 && famSeqs.every((s, i) => s === i + 1);
+              r.first = log.filter(l => !l.startsWith('fam:'));
+              log.length = 0;
+              ws.srv(msg(6), msg(7));                                  // a repeat of 6 is not handed over again
+              const sending = client.send('team', { text: 'x' });
+              const sendId = ws.sent.at(-1).id;
+              r.idPrefixed = /^[a-z0-9]+-\d+$/.test(sendId);
+              ws.drop();                                                // before the ack came
+              await tick(30);
+              ws = FakeSocket.instances[1];
+              ws.srv({ type: 'welcome', user: 'u', connectionId: 'c2', groups: ['team', 'fam', 'empty'],
+                positions: { team: { epoch: 'e1', seq: 9 }, fam: { epoch: 'e2', seq: 2 }, empty: { epoch: 'e1', seq: 0 } } });
+              r.secondAsks = ws.sent.map(f => f.type === 'send' ? `send same id ${f.id === sendId}` : `${f.group} after ${f.after} ${f.epoch}`);
+              ws.srv(msg(10), { type: 'ack', id: sendId, seq: 8, duplicate: true });
+              ws.srv(msg(8), msg(9), { type: 'history', id: last('team').id, group: 'team', epoch: 'e1', seq: 9, complete: true });
+              ws.srv(msg(1, 'fam'), msg(2, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e2', seq: 2, complete: true });
+              r.ack = await sending;
+              ws.srv({ type: 'reset', group: 'team', epoch: 'e3', seq: 0 }, msg(1));
+              await tick(1);
+              r.second = [...log];
+              r.positions = Object.fromEntries(client.positions);
+              client.close();
+              return r;
+            }
+            """);
+
+        result.GetProperty("firstAsks").EnumerateArray().Select(e => e.GetString()).Should().Equal("team after 0 e1", "fam after 0 e1");
+        result.GetProperty("syncing").EnumerateArray().Select(e => e.GetString()).Should().Equal("fam", "team");
+        result.GetProperty("page2").GetInt32().Should().Be(100);
+        result.GetProperty("page3").GetInt32().Should().Be(200);
+        result.GetProperty("famInOrderOnce").GetBoolean().Should().BeTrue();
+        result.GetProperty("first").EnumerateArray().Select(e => e.GetString()).Should().Equal(
+            "unrecovered team 1-2 expired", "team:3", "team:4", "team:5", "team:6", "synced team 6", "synced fam 251");
+        result.GetProperty("idPrefixed").GetBoolean().Should().BeTrue();
+        result.GetProperty("secondAsks").EnumerateArray().Select(e => e.GetString()).Should().Equal(
+            "team after 7 e1", "fam after 0 e2", "send same id true");
+        result.GetProperty("ack").GetProperty("seq").GetInt32().Should().Be(8);
+        result.GetProperty("ack").GetProperty("duplicate").GetBoolean().Should().BeTrue();
+        result.GetProperty("second").EnumerateArray().Select(e => e.GetString()).Should().Equal(
+            "team:7", "unrecovered fam 252-null epoch", "team:8", "team:9", "team:10", "synced team 10", "fam:1", "fam:2", "synced fam 2", "team:1");
+        result.GetProperty("positions").GetProperty("team").GetProperty("epoch").GetString().Should().Be("e3");
+        result.GetProperty("positions").GetProperty("team").GetProperty("seq").GetInt32().Should().Be(1);
     }
 
     private static async Task<IPage> OpenAsync(IBrowser browser, SampleServer server, string user, ConcurrentQueue<string> errors, bool login = true, int width = 1280, int height = 760, string path = "")

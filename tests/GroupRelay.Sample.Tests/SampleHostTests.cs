@@ -316,5 +316,10 @@ public sealed class SampleHostTests
         unknown.Should().Throw<ArgumentException>().WithMessage("*unknown argument '--bogus'*");
         Action missing = () => SampleHostOptions.Parse(["--db"]);
         missing.Should().Throw<ArgumentException>().WithMessage("*--db needs a value*");
+        output.ToString().Should().Contain("--history-messages N");
+        SampleHostOptions.Parse(["--history-messages", "3"]).HistoryMessages.Should().Be(3);
+        SampleHostOptions.Parse([]).HistoryMessages.Should().BeNull();
+        Action notANumber = () => SampleHostOptions.Parse(["--history-messages=-1"]);
+        notANumber.Should().Throw<ArgumentException>().WithMessage("*--history-messages needs a whole number from 0 to 1000000, not '-1'*");
     }
 }

@@ -24,7 +24,7 @@ let client = null;
 let me = null;
 let token = null;
 let active = null;                 // the group on screen
-const groups = new Map();          // group -> { items: [], unread: 0, online: Set }
+const groups = new Map();          // group -> { items: [], unread: 0, online: Set, loading, caughtUp }
 const people = new Map();          // user -> { online, status }: friends (or group members when no friends API)
 let friendsSource = 'friends';     // 'friends' | 'members' (fallback when the API is not reachable)
 let everOpened = false;
@@ -135,10 +135,19 @@ function startChat() {
   client.on('state', onState);
   client.on('welcome', onWelcome);
   client.on('message', onMessage);
+  client.on('unrecovered', onUnrecovered);
+  client.on('synced', ({ group }) => onCaughtUp(group));
   client.on('joined', ({ group, user }) => onMembership(group, user, true));
   client.on('left', ({ group, user }) => onMembership(group, user, false));
   client.on('presence', ({ user, online, status }) => setPerson(user, online, status));
-  client.on('added', ({ group }) => { ensureGroup(group); refreshMembers(group); renderGroups(); if (!active) selectGroup(group); });
+  client.on('added', ({ group }) => {
+    const state = ensureGroup(group);
+    state.loading = client.syncing.has(group);
+    state.caughtUp = !state.loading;
+    refreshMembers(group);
+    renderGroups();
+    if (!active) selectGroup(group);
+  });
   client.on('removed', ({ group }) => onRemoved(group));
   client.on('error', frame => console.warn('relay error', frame));
   client.connect().catch(() => { /* reported through the state event */ });
@@ -151,7 +160,13 @@ async function onWelcome(welcome) {
   $('me-avatar').replaceWith(Object.assign(avatar(me), { id: 'me-avatar' }));
   document.title = `${me} · GroupRelay chat`;
 
-  for (const group of welcome.groups) ensureGroup(group);
+  // The client recovers what each group missed (all that is retained, after a reload) before it hands over live
+  // messages: until then a group without messages says it is loading, not that it is empty.
+  for (const group of welcome.groups) {
+    const state = ensureGroup(group);
+    state.loading = client.syncing.has(group);
+    if (!state.loading) state.caughtUp = true;
+  }
   for (const group of [...groups.keys()]) {
     if (!welcome.groups.includes(group)) groups.delete(group);
   }
@@ -175,7 +190,8 @@ function remembered() {
 }
 
 function ensureGroup(group) {
-  if (!groups.has(group)) groups.set(group, { items: [], unread: 0, online: new Set() });
+  // caughtUp: false until the group's past, replayed after sign-in or reload, has been shown (it is not unread).
+  if (!groups.has(group)) groups.set(group, { items: [], unread: 0, online: new Set(), loading: false, caughtUp: false });
   return groups.get(group);
 }
 
@@ -241,11 +257,32 @@ function onMessage(frame) {
   state.items.push(item);
   if (frame.group === active) {
     appendItem(state, item);
-  } else if (frame.from !== me) {
+  } else if (frame.from !== me && state.caughtUp) {
     state.unread++;
     renderGroups();
   }
   updateTitle();
+}
+
+// The client could not hand over some of a group's messages: say so where they would have been.
+function onUnrecovered({ group, from, reason }) {
+  const state = ensureGroup(group);
+  const text = reason === 'epoch'
+    ? 'The relay restarted its history: messages sent while you were away may be missing'
+    : from <= 1 ? 'Earlier messages are no longer available'
+    : 'Some messages sent while you were away are no longer available';
+  const item = { kind: 'notice', ts: null, text, tone: 'gap' };
+  state.items.push(item);
+  if (group === active) appendItem(state, item);
+}
+
+function onCaughtUp(group) {
+  const state = groups.get(group);
+  if (!state) return;
+  const wasLoading = state.loading;
+  state.loading = false;
+  state.caughtUp = true;
+  if (group === active && wasLoading && state.items.length === 0) renderConversation();
 }
 
 function onMembership(group, user, joined) {
@@ -412,7 +449,10 @@ function renderConversation() {
   $('group-title').replaceChildren(text('span', 'group-hash', '#'), document.createTextNode(active));
   renderConversationMeta();
   if (state.items.length === 0) {
-    messages.append(emptyState(`This is the start of #${active}`, 'Messages sent while you are here appear below. Say hello!'));
+    // Only a group whose whole past was recovered (or that has none) is at its start; a gap shows as a notice item.
+    messages.append(state.loading
+      ? emptyState('Loading messages…', `Fetching the recent messages of #${active}.`)
+      : emptyState(`This is the start of #${active}`, 'Messages sent while you are here appear below. Say hello!'));
   }
   for (const item of state.items) appendItem(state, item, false);
   messages.scrollTop = messages.scrollHeight;
@@ -443,7 +483,8 @@ function appendItem(state, item, scroll = true) {
   if (item.kind === 'notice') {
     const row = document.createElement('div');
     row.className = `notice notice-${item.tone}`;
-    row.append(text('span', 'notice-text', item.text), time(item.ts));
+    row.append(text('span', 'notice-text', item.text));
+    if (item.ts !== null) row.append(time(item.ts));
     messages.append(row);
   } else {
     const continued = previous && previous.kind === 'message' && previous.from === item.from && item.ts - previous.ts < GROUPING_MS;

@@ -6,8 +6,18 @@
  *   const client = new GroupRelayClient({ url: 'ws://127.0.0.1:5080/relay', token });
  *   client.on('message', m => console.log(m.group, m.from, m.seq, m.body));
  *   client.on('state', s => console.log('connection is', s.state));
- *   const welcome = await client.connect();            // { user, connectionId, groups }
+ *   client.on('unrecovered', g => console.log(`#${g.group}: messages from seq ${g.from} are gone`));
+ *   const welcome = await client.connect();            // { user, connectionId, groups, positions }
  *   const { seq } = await client.send('team', { text: 'hi' });
+ *
+ * Resume (PROTOCOL.md section 6): the client keeps, per group, the epoch and the highest seq it handed to the app
+ * (in memory: a reloaded page starts with nothing). On every welcome, and on `added`, each group whose position moved
+ * past that (or, for a group it knows nothing of, that has any message) is recovered: its live frames are held, it
+ * asks `history` (after the last seq handed over, or 0, in that epoch), pages on while `limit` cut the replay, and
+ * hands the replayed and held messages over in seq order, each seq once. What cannot be recovered (aged out, or the
+ * epoch changed so the numbering restarted) is reported as an `unrecovered` event; then `synced` says the group is
+ * caught up. Sends carry an id; one written but not acknowledged when the connection drops is sent again with the
+ * same id after the next welcome (the relay answers `duplicate` instead of delivering it twice).
  *
  * new GroupRelayClient(options)
  *   url               Relay URL: ws:// or wss://, or a path such as '/relay' (resolved against the page). Required.
@@ -30,7 +40,10 @@
  *   user          The user id from the last welcome (null before).
  *   connectionId  The connection id from the last welcome.
  *   groups        Set of the user's group ids, kept up to date by welcome, added and removed.
- *   lastSeq       Map of group id to the highest message seq seen: what a reconnecting client asks history for.
+ *   lastSeq       Map of group id to the highest message seq handed to the app: what a reconnecting client asks
+ *                 history for.
+ *   positions     Map of group id to { epoch, seq }: the stream position handed to the app (seq as in lastSeq).
+ *   syncing       Set of the group ids being recovered right now (their messages are held until it ends).
  *
  * Methods
  *   connect()                 Opens the connection. Resolves with the welcome frame (at once when already open);
@@ -41,13 +54,19 @@
  *                             the same id (ack, presence, members, pong, history); rejects with a GroupRelayError whose
  *                             code is the error frame's code, or 'timeout', 'disconnected' (the connection dropped after
  *                             the request was sent, so its outcome is unknown) or 'closed'. Requests made before the
- *                             welcome wait for it: nothing that depends on membership is sent earlier.
- *   send(group, body, { echo })  Publishes body (any JSON value) to a group. Resolves with { seq }.
+ *                             welcome wait for it: nothing that depends on membership is sent earlier. Ids are unique
+ *                             per client instance (a random prefix), so a reloaded page never reuses one.
+ *   send(group, body, { echo })  Publishes body (any JSON value) to a group. Resolves with { seq, duplicate }.
+ *                             Not 'disconnected': a send whose ack was lost is sent again after the reconnect, with the
+ *                             same id (duplicate is true when the relay had it already). requestTimeoutMs still holds.
  *   watch(users)              Watches presence; resolves with { online: [{user, status}], offline, forbidden }.
  *   unwatch(users)            Stops watching.
  *   setStatus(value)          Sets the user's status (a string such as 'away', or null).
  *   members(group)            Resolves with { group, online: [...] }.
- *   history(group, after, limit)  Replays missed messages (as 'message' events), then resolves with { complete }.
+ *   history(group, after, limit, epoch)  Asks for the retained messages after a seq; resolves with the history
+ *                             result { epoch, seq, complete }. The replayed frames go through the same path as live
+ *                             ones: a seq already handed over is not emitted again. The client does this by itself
+ *                             on (re)connect; call it only to page further back.
  *   ping()                    Resolves with the pong frame.
  *   on(event, handler)        Subscribes; returns a function that unsubscribes. off(event, handler) does the same.
  *   once(event)               Resolves with the next such event.
@@ -58,6 +77,12 @@
  *   presence   {user, online, status}: a watched user's state changed.
  *   joined / left      {group, user}: a member of one of your groups came online / went offline.
  *   added / removed    {group}: you were added to / removed from a group at run time.
+ *   reset      {group, epoch, seq}: the group's numbering restarted under an open connection (new epoch).
+ *   unrecovered  {group, epoch, from, to, reason}: messages from seq `from` (to `to`, when known) cannot be handed
+ *              over: reason 'expired' (no longer retained) or 'epoch' (the stream restarted, e.g. the relay did;
+ *              then `from` is in `previousEpoch`, and whether anything was missed is unknown). Say so, or reload the
+ *              group from your own data.
+ *   synced     {group, epoch, seq}: a group's recovery ended; what follows is live.
  *   error      {code, message}: an error frame not tied to a request you are waiting for.
  *   state      {state, previous, attempt, delayMs, code, reason}: the connection state changed. delayMs is set
  *              while reconnecting; code and reason are those of the close that caused it.
@@ -108,11 +133,16 @@ export class GroupRelayClient {
   #handlers = new Map();
   #welcome = null;
   #onOnline = null;
+  #idPrefix = Math.random().toString(36).slice(2, 10);
+  #syncs = new Map();      // group -> { epoch, after, held: [] } while that group is being recovered
 
   user = null;
   connectionId = null;
   groups = new Set();
   lastSeq = new Map();
+  positions = new Map();
+
+  get syncing() { return new Set(this.#syncs.keys()); }
 
   /** @param {{url: string, token?: string | (() => string | Promise<string>), protocols?: string[], reconnect?: boolean | object, requestTimeoutMs?: number, heartbeatMs?: number, WebSocket?: typeof WebSocket}} options */
   constructor(options) {
@@ -213,7 +243,16 @@ export class GroupRelayClient {
     this.#socket = null;
     this.#stopHeartbeat();
     this.#generation++;
-    // Sent requests will never get their reply on a new connection; unsent ones wait for the next welcome.
+    // Held frames are asked for again after the next welcome.
+    this.#syncs.clear();
+    // A send whose ack was lost is sent again with the same id after the next welcome (the relay dedups it).
+    for (const entry of this.#pending.values()) {
+      if (entry.sent && entry.frame.type === 'send') {
+        entry.sent = false;
+        this.#waitingForWelcome.push(entry);
+      }
+    }
+    // Other sent requests will never get their reply on a new connection; unsent ones wait for the next welcome.
     this.#failAll(new GroupRelayError('disconnected', `the connection closed (${code}${reason ? ' ' + reason : ''}) before the reply came`), false);
 
     if (!this.#reconnect || code === CLOSE_UNAUTHORIZED) {
@@ -293,26 +332,40 @@ export class GroupRelayClient {
         this.#attempt = 0;
         this.#setState('open');
         this.#startHeartbeat();
+        for (const group of this.groups) this.#resume(group, frame.positions?.[group]);
         for (const entry of this.#waitingForWelcome.splice(0)) {
           if (this.#pending.has(entry.frame.id)) this.#transmit(entry);
         }
         for (const waiter of this.#connectWaiters.splice(0)) waiter.resolve(frame);
         this.#emit('welcome', frame);
         return;
-      case 'message':
-        if (typeof frame.seq === 'number' && frame.seq > (this.lastSeq.get(frame.group) ?? 0)) {
-          this.lastSeq.set(frame.group, frame.seq);
-        }
-        this.#emit('message', frame);
+      case 'message': {
+        const sync = this.#syncs.get(frame.group);
+        if (sync) sync.held.push(frame);
+        else this.#handOver(frame);
         return;
+      }
       case 'added':
         this.groups.add(frame.group);
+        this.#resume(frame.group, typeof frame.seq === 'number' ? frame : undefined);
         this.#emit('added', frame);
         return;
       case 'removed':
         this.groups.delete(frame.group);
+        this.#syncs.delete(frame.group);
+        this.positions.delete(frame.group);
+        this.lastSeq.delete(frame.group);
         this.#emit('removed', frame);
         return;
+      case 'reset': {
+        // The numbering restarts; the relay sends this before any message of the new epoch, and this connection got
+        // every live message of the old one. Whatever a recovery in flight holds is handed over first.
+        const sync = this.#syncs.get(frame.group);
+        if (sync) this.#finishSync(frame.group, sync, null);
+        this.#setPosition(frame.group, frame.epoch, frame.seq ?? 0);
+        this.#emit('reset', frame);
+        return;
+      }
     }
 
     const entry = typeof frame.id === 'string' ? this.#pending.get(frame.id) : undefined;
@@ -324,13 +377,101 @@ export class GroupRelayClient {
     this.#emit(frame.type === 'error' ? 'error' : frame.type, frame);
   }
 
+  // ---- resume (PROTOCOL.md section 6) -------------------------------------------------------------------------
+
+  /** Hands a message to the app unless its seq was handed over already; advances the group's position. */
+  #handOver(frame) {
+    if (typeof frame.seq === 'number') {
+      const known = this.positions.get(frame.group);
+      if (known && frame.seq <= known.seq) return;
+      this.#setPosition(frame.group, known?.epoch, frame.seq);
+    }
+    this.#emit('message', frame);
+  }
+
+  #setPosition(group, epoch, seq) {
+    const position = this.positions.get(group);
+    if (position) Object.assign(position, { epoch, seq });
+    else this.positions.set(group, { epoch, seq });
+    this.lastSeq.set(group, seq);
+  }
+
+  /** Compares the relay's position of a group (from welcome or added) with what was handed over; recovers the gap. */
+  #resume(group, position) {
+    if (!position || typeof position.seq !== 'number') return; // a relay without streams: live only
+    const known = this.positions.get(group);
+    if (known && known.epoch !== position.epoch) {
+      // The numbering restarted (e.g. the relay restarted): the old epoch's later messages, if any, are out of reach.
+      this.#emit('unrecovered', { group, epoch: position.epoch, previousEpoch: known.epoch, from: known.seq + 1, to: null, reason: 'epoch' });
+    }
+    const after = known && known.epoch === position.epoch ? known.seq : 0;
+    this.#setPosition(group, position.epoch, after);
+    if (position.seq > after) {
+      const sync = { epoch: position.epoch, after, held: [] };
+      this.#syncs.set(group, sync);
+      this.#nextPage(group, sync);
+    }
+  }
+
+  async #nextPage(group, sync) {
+    let result;
+    try {
+      result = await this.history(group, sync.after, undefined, sync.epoch);
+    } catch (error) {
+      if (this.#syncs.get(group) !== sync) return; // dropped: the connection closed, or the group was removed/reset
+      console.warn(`GroupRelayClient: history of '${group}' failed`, error);
+      this.#finishSync(group, sync, null);
+      return;
+    }
+    if (this.#syncs.get(group) !== sync) return;
+    if (result.epoch !== sync.epoch) {
+      // The epoch changed since the welcome: nothing was replayed; start over in the new one.
+      this.#syncs.delete(group);
+      const known = this.positions.get(group);
+      this.#emit('unrecovered', { group, epoch: result.epoch, previousEpoch: sync.epoch, from: known.seq + 1, to: null, reason: 'epoch' });
+      this.positions.delete(group);
+      this.#resume(group, result);
+      return;
+    }
+    // Retention keeps a contiguous run of the latest messages: how far does the run after `after` reach?
+    let reached = sync.after;
+    for (const seq of sync.held.map(f => f.seq).sort((a, b) => a - b)) {
+      if (seq <= reached) continue;
+      if (reached === sync.after || seq === reached + 1) reached = seq;
+      else break;
+    }
+    if (!result.complete && reached > sync.after && reached < result.seq) {
+      sync.after = reached; // the page was cut by `limit`: ask for the next one
+      this.#nextPage(group, sync);
+      return;
+    }
+    this.#finishSync(group, sync, result.seq);
+  }
+
+  /** Hands the held frames over in seq order, each seq once; reports what is missing up to `target` as unrecovered. */
+  #finishSync(group, sync, target) {
+    this.#syncs.delete(group);
+    const stream = this.positions.get(group);
+    const missing = (from, to) => this.#emit('unrecovered', { group, epoch: stream.epoch, from, to, reason: 'expired' });
+    for (const frame of sync.held.sort((a, b) => a.seq - b.seq)) {
+      if (frame.seq <= stream.seq) continue;
+      if (frame.seq > stream.seq + 1) missing(stream.seq + 1, frame.seq - 1);
+      this.#handOver(frame);
+    }
+    if (target !== null && target > stream.seq) {
+      missing(stream.seq + 1, target);
+      this.#setPosition(group, stream.epoch, target);
+    }
+    this.#emit('synced', { group, epoch: stream.epoch, seq: stream.seq });
+  }
+
   // ---- requests -----------------------------------------------------------------------------------------------
 
   request(type, fields = {}) {
     if (this.#state === 'idle' || this.#state === 'closed') {
       return Promise.reject(new GroupRelayError('closed', 'not connected: call connect() first'));
     }
-    const id = `r${this.#nextId++}`;
+    const id = `${this.#idPrefix}-${this.#nextId++}`;
     const frame = { ...fields, type, id };
     return new Promise((resolve, reject) => {
       const entry = { frame, resolve, reject, sent: false, timer: null };
@@ -347,16 +488,17 @@ export class GroupRelayClient {
   send(group, body, { echo } = {}) {
     const fields = { group, body };
     if (echo === false) fields.echo = false;
-    return this.request('send', fields).then(ack => ({ seq: ack.seq }));
+    return this.request('send', fields).then(ack => ({ seq: ack.seq, duplicate: ack.duplicate === true }));
   }
 
   watch(users) { return this.request('watch', { users: [...users] }); }
   unwatch(users) { return this.request('unwatch', { users: [...users] }); }
   setStatus(value) { return this.request('status', { value: value ?? null }); }
   members(group) { return this.request('members', { group }); }
-  history(group, after, limit) {
+  history(group, after, limit, epoch) {
     const fields = { group, after };
     if (limit !== undefined) fields.limit = limit;
+    if (epoch !== undefined) fields.epoch = epoch;
     return this.request('history', fields);
   }
   ping() { return this.request('ping'); }
