@@ -137,12 +137,8 @@ internal static class SampleHost
             .AddMembershipSource(new SqliteMembershipSource(database));
         if (options.Redis is not null)
         {
-#if SAMPLE_WITHOUT_REDIS
-            throw new ArgumentException("--redis: this build of the sample has no Redis (built with -p:SampleWithoutRedis=true)", nameof(options));
-#else
             // Every host of one cluster shares the database (so the token key ring) and this Redis.
             relay.AddRedis(options.Redis, redis => redis.Prefix = "grouprelay-sample");
-#endif
         }
         configure?.Invoke(builder);
 
