@@ -6,6 +6,8 @@
 #   ./test.sh                 every test
 #   ./test.sh --filter X      passed through to dotnet test (e.g. --filter "FullyQualifiedName~Presence")
 #   GROUPRELAY_SKIP_LOADTEST=1 ./test.sh   leaves out the load harness smoke run (bench/GroupRelay.LoadTest --quick)
+#   GROUPRELAY_SLOW=1 ./test.sh           also runs the slow category (long stress runs, e.g. the 1M-message resume
+#                                         property); by default CI runs their short forms only (--filter Category!=Slow)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -52,7 +54,9 @@ dotnet build "$target" -c Release --nologo --verbosity quiet
 log "testing $target"
 results=$(mktemp -d)
 set +e
-dotnet test "$target" -c Release --no-build --nologo --blame-hang-timeout 5m \
+slow_filter=()
+if [ "${GROUPRELAY_SLOW:-0}" != "1" ] && [[ " $* " != *" --filter "* ]]; then slow_filter=(--filter "Category!=Slow"); fi
+dotnet test "$target" -c Release --no-build --nologo --blame-hang-timeout 5m "${slow_filter[@]}" \
   --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" "$@" 2>&1 | tee "$results/console.log"
 status=${PIPESTATUS[0]}
 set -e
