@@ -33,7 +33,9 @@ namespace GroupRelay.Transports.Fleck;
 /// </para>
 /// <para>
 /// Keep-alive: every <see cref="GroupRelayOptions.KeepAliveInterval"/> each connection gets a ping frame (Fleck sends
-/// pings but never on its own). A dead peer is noticed when a send fails; a missing pong is not tracked.
+/// pings but never on its own). A peer that has sent nothing (no pong, no frame) for
+/// <see cref="GroupRelayOptions.KeepAliveInterval"/> + <see cref="GroupRelayOptions.KeepAliveTimeout"/> is dropped
+/// without a close frame, as on ASP.NET Core: it goes offline and its groups' members get <c>left</c>.
 /// </para>
 /// <para>
 /// Fleck binds an IP address, not a host name: use <c>ws://127.0.0.1:8181</c>, <c>ws://0.0.0.0:8181</c> (all
@@ -56,6 +58,7 @@ public sealed class FleckRelayServer : IAsyncDisposable, IDisposable
     private readonly object _gate = new();
     private WebSocketServer? _server;
     private Timer? _keepAlive;
+    private int _keepAliveRunning;
     private Task? _stopTask;
     private volatile bool _stopping;
 
@@ -159,10 +162,10 @@ public sealed class FleckRelayServer : IAsyncDisposable, IDisposable
             }
 
             _server = server;
-            TimeSpan keepAlive = Handler.Options.KeepAliveInterval;
-            if (keepAlive > TimeSpan.Zero)
+            TimeSpan beat = FleckRelayConnection.KeepAliveBeat(Handler.Options);
+            if (beat > TimeSpan.Zero)
             {
-                _keepAlive = new Timer(static state => ((FleckRelayServer)state!).SendKeepAlive(), this, keepAlive, keepAlive);
+                _keepAlive = new Timer(static state => ((FleckRelayServer)state!).KeepAlive(), this, beat, beat);
             }
 
             FleckTransportLog.Started(Logger, Location, server.Port);
@@ -259,11 +262,25 @@ public sealed class FleckRelayServer : IAsyncDisposable, IDisposable
         }
     }
 
-    private void SendKeepAlive()
+    private void KeepAlive()
     {
-        foreach (FleckRelayConnection connection in _connections.Keys)
+        // A timer's callbacks may overlap when one overruns its period (a stalled thread pool): skip the beat instead.
+        if (Interlocked.Exchange(ref _keepAliveRunning, 1) != 0)
         {
-            connection.SendPing();
+            return;
+        }
+
+        try
+        {
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            foreach (FleckRelayConnection connection in _connections.Keys)
+            {
+                connection.KeepAlive(now);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _keepAliveRunning, 0);
         }
     }
 

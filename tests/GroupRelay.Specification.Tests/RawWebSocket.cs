@@ -74,6 +74,52 @@ public sealed class RawWebSocket : IAsyncDisposable
 
     public Task SendTextAsync(string text) => SendFrameAsync(0x1, Encoding.UTF8.GetBytes(text));
 
+    /// <summary>Sends bytes as they are, in one write (several frames, a broken frame and more behind it).</summary>
+    public Task SendBytesAsync(byte[] bytes) => WriteAsync(bytes);
+
+    /// <summary>
+    /// One whole client frame with its own mask: FIN, the <paramref name="rsv"/> bits (0x70 mask) and the opcode, the
+    /// length, the mask, the masked payload. <paramref name="masked"/> false and <paramref name="rsv"/> bits break RFC 6455.
+    /// </summary>
+    public static byte[] Frame(byte opcode, byte[] payload, bool masked = true, bool fin = true, byte rsv = 0)
+    {
+        using var stream = new MemoryStream();
+        stream.WriteByte((byte)((fin ? 0x80 : 0) | (rsv & 0x70) | opcode));
+        byte maskBit = masked ? (byte)0x80 : (byte)0;
+        if (payload.Length <= 125)
+        {
+            stream.WriteByte((byte)(maskBit | payload.Length));
+        }
+        else if (payload.Length <= ushort.MaxValue)
+        {
+            stream.WriteByte((byte)(maskBit | 126));
+            byte[] length = new byte[2];
+            BinaryPrimitives.WriteUInt16BigEndian(length, (ushort)payload.Length);
+            stream.Write(length);
+        }
+        else
+        {
+            stream.WriteByte((byte)(maskBit | 127));
+            byte[] length = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(length, (ulong)payload.Length);
+            stream.Write(length);
+        }
+
+        byte[] body = (byte[])payload.Clone();
+        if (masked)
+        {
+            byte[] mask = RandomNumberGenerator.GetBytes(4);
+            stream.Write(mask);
+            for (int i = 0; i < body.Length; i++)
+            {
+                body[i] ^= mask[i % 4];
+            }
+        }
+
+        stream.Write(body);
+        return stream.ToArray();
+    }
+
     /// <summary>
     /// Sends a frame header that declares <paramref name="declaredLength"/> payload bytes, and the first of them
     /// (<paramref name="firstBytes"/>); <see cref="SendMorePayloadAsync"/> sends more of the same frame.
@@ -203,6 +249,9 @@ public sealed class RawWebSocket : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Ends the sending side (FIN): the server reads the end of the stream; this client can still read.</summary>
+    public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
 
     /// <summary>Resets the connection: the server sees an error, not an orderly end, and no close frame.</summary>
     public void Reset()

@@ -120,9 +120,9 @@ public sealed class GroupRelayOptions
     /// Interval of the transport's WebSocket keep-alive frames. Default 30 s; <see cref="TimeSpan.Zero"/> turns them off.
     /// </summary>
     /// <remarks>
-    /// With <see cref="KeepAliveTimeout"/> (ASP.NET Core on .NET 9 or later) these are pings the client must answer;
-    /// without it (.NET 8, or a timeout of zero) .NET sends unsolicited pongs, which keep proxies from closing an idle
-    /// connection but detect nothing. The Fleck transport sends pings and does not track their answers.
+    /// The Fleck transport sends pings; so does the ASP.NET Core transport with <see cref="KeepAliveTimeout"/> on .NET 9
+    /// or later, while without it (.NET 8, or a timeout of zero) .NET sends unsolicited pongs, which keep proxies from
+    /// closing an idle connection but detect nothing.
     /// </remarks>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -133,9 +133,10 @@ public sealed class GroupRelayOptions
     /// </summary>
     /// <remarks>
     /// Issue 11 (#1): a client that keeps its TCP connection but answers nothing (a laptop asleep behind a proxy) stayed
-    /// online indefinitely. Applies to the ASP.NET Core transport on .NET 9 or later, through
-    /// <c>WebSocketAcceptContext.KeepAliveTimeout</c> (RFC 6455 section 5.5.2: a ping must be answered by a pong). On
-    /// .NET 8 the WebSocket API can send no ping, so the timeout is not applied there; nor by the Fleck transport.
+    /// online indefinitely. The dead peer is dropped without a close frame (it reads nothing): close code 1006. Applies to
+    /// the Fleck transport (any frame from the peer counts as an answer) and to the ASP.NET Core transport on .NET 9 or
+    /// later, through <c>WebSocketAcceptContext.KeepAliveTimeout</c> (RFC 6455 section 5.5.2: a ping must be answered by
+    /// a pong). On .NET 8 the WebSocket API can send no ping, so the timeout is not applied there.
     /// </remarks>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 }

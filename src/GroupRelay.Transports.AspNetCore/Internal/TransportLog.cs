@@ -14,4 +14,7 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "The receive loop of connection {ConnectionId} ended: {Reason}.")]
     public static partial void ReceiveEnded(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "Connection {ConnectionId} broke the WebSocket protocol and was failed with a close frame; {Discarded} bytes it sent after were discarded until {End}.")]
+    public static partial void LingeredAfterViolation(ILogger logger, string connectionId, long discarded, string end);
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.IO;
 using System.Linq;
 using System.Net.WebSockets;
 using System.Numerics;
@@ -8,10 +9,14 @@ using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Transports;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace GroupRelay.Transports.AspNetCore.Internal;
 
@@ -24,15 +29,25 @@ internal sealed class WebSocketRelayEndpoint
     // Idle connections hold no receive buffer: a zero-byte read waits for data, then a buffer is rented for one frame.
     private const int InitialReceiveBuffer = 4096;
 
+    // How long a client that broke the protocol may take to read the close frame and end the connection (at most
+    // CloseTimeout): it owes the server nothing, so it gets less than a cooperative close.
+    private static readonly TimeSpan ViolatorLinger = TimeSpan.FromSeconds(2);
+
     private readonly RelayConnectionHandler _handler;
     private readonly GroupRelayEndpointOptions _options;
     private readonly ILogger _logger;
+    private readonly WebSocketMiddleware _handshake;
 
     public WebSocketRelayEndpoint(RelayConnectionHandler handler, GroupRelayEndpointOptions options, IServiceProvider services)
     {
         _handler = handler;
         _options = options;
-        _logger = services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay.Transports.AspNetCore") ?? NullLogger.Instance;
+        ILoggerFactory loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger("GroupRelay.Transports.AspNetCore");
+        _handshake = new WebSocketMiddleware(
+            static _ => Task.CompletedTask,
+            services.GetService<IOptions<WebSocketOptions>>() ?? Microsoft.Extensions.Options.Options.Create(new WebSocketOptions()),
+            loggerFactory);
     }
 
     public async Task HandleAsync(HttpContext context)
@@ -62,9 +77,22 @@ internal sealed class WebSocketRelayEndpoint
         }
 
         string? subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(_options.SubProtocol, StringComparer.Ordinal) ? _options.SubProtocol : null;
-        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
+        CapturingUpgradeFeature? upgrade = await CaptureUpgradeAsync(context).ConfigureAwait(false);
+        WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
 
-        RelaySession session = await _handler.AcceptAsync(userId, new WebSocketRelaySocket(webSocket), context.RequestAborted).ConfigureAwait(false);
+        UpgradedStream? stream = upgrade?.Stream;
+        RelaySession session;
+        try
+        {
+            session = await _handler.AcceptAsync(userId, new WebSocketRelaySocket(webSocket, stream), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            webSocket.Dispose();
+            stream?.Release();
+            throw;
+        }
+
         try
         {
             await ReceiveLoopAsync(webSocket, session).ConfigureAwait(false);
@@ -72,11 +100,121 @@ internal sealed class WebSocketRelayEndpoint
         finally
         {
             await session.DisposeAsync().ConfigureAwait(false);
-            if (webSocket.State != WebSocketState.Closed)
+            if (stream is { FailedByWebSocket: true })
             {
-                webSocket.Abort();
+                // .NET's WebSocket aborted itself. Aborting or disposing ASP.NET Core's WebSocket now would abort the
+                // HTTP connection, which Kestrel ends with a reset; returning lets Kestrel end it in order (FIN), now
+                // that nothing is left unread.
+                await LingerAsync(stream.Inner, session.Connection.ConnectionId).ConfigureAwait(false);
+            }
+            else
+            {
+                if (webSocket.State != WebSocketState.Closed)
+                {
+                    webSocket.Abort();
+                }
+
+                webSocket.Dispose();
+            }
+
+            stream?.Release();
+        }
+    }
+
+    /// <summary>
+    /// Lets the upgrade of an HTTP/1.1 request go through a <see cref="CapturingUpgradeFeature"/>, so that the endpoint
+    /// can read the upgraded stream after a protocol violation. <c>UseWebSockets</c> took the upgrade feature when it
+    /// ran, before routing reached this endpoint; running its middleware again here (without the handshake it set) builds
+    /// the handshake on the wrapper, with the same <see cref="WebSocketOptions"/> (origins, compression). Null for HTTP/2
+    /// (extended CONNECT), where a violation still ends with a reset.
+    /// </summary>
+    private async Task<CapturingUpgradeFeature?> CaptureUpgradeAsync(HttpContext context)
+    {
+        if (context.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true } upgrade)
+        {
+            return null;
+        }
+
+        // The middleware builds a handshake only where there is none yet.
+        var capture = new CapturingUpgradeFeature(upgrade);
+        context.Features.Set<IHttpUpgradeFeature>(capture);
+        context.Features.Set<IHttpWebSocketFeature>(null);
+        await _handshake.Invoke(context).ConfigureAwait(false);
+        return capture;
+    }
+
+    /// <summary>
+    /// After .NET's WebSocket failed the connection for a protocol violation (RFC 6455 section 5: 1002; invalid UTF-8:
+    /// 1007), it has sent the close frame and given up reading. Closing the TCP connection now, with the client's later
+    /// bytes unread, would reset it, and a reset discards the close frame before the client reads it (issue 11 #2: the
+    /// browser saw 1006). So read and discard what the client still sends until it ends the connection, sends its close
+    /// frame, or <see cref="ViolatorLinger"/> (at most <c>CloseTimeout</c>) has passed; the endpoint then returns and
+    /// Kestrel ends the connection in order.
+    /// </summary>
+    private async Task LingerAsync(Stream stream, string connectionId)
+    {
+        TimeSpan limit = _handler.Options.CloseTimeout < ViolatorLinger ? _handler.Options.CloseTimeout : ViolatorLinger;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
+        long discarded = 0;
+        string end;
+        using var deadline = new CancellationTokenSource(limit);
+        try
+        {
+            while (true)
+            {
+                int read = await stream.ReadAsync(buffer, deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    end = "the client ended the connection";
+                    break;
+                }
+
+                discarded += read;
+                if (EndsWithClientClose(buffer.AsSpan(0, read)))
+                {
+                    end = "the client sent its close frame";
+                    break;
+                }
             }
         }
+        catch (OperationCanceledException)
+        {
+            end = "the linger time ran out";
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            end = "the connection failed: " + ex.GetType().Name;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        TransportLog.LingeredAfterViolation(_logger, connectionId, discarded, end);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="read"/> ends with what a client sends when it answers a close frame: one masked close
+    /// frame of 0 to 125 payload bytes. A guess (the framing after a violation is not to be trusted), good enough to stop
+    /// waiting; a wrong guess only ends the linger early.
+    /// </summary>
+    private static bool EndsWithClientClose(ReadOnlySpan<byte> read)
+    {
+        for (int payload = 0; payload <= 125; payload++)
+        {
+            int start = read.Length - 6 - payload;
+            if (start < 0)
+            {
+                break;
+            }
+
+            if (read[start] == 0x88 && read[start + 1] == (0x80 | payload))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private WebSocketAcceptContext CreateAcceptContext(string? subProtocol)

@@ -79,6 +79,7 @@ internal sealed partial class FleckRelayConnection
     /// </summary>
     private void OnData(List<byte> data)
     {
+        Received();
         int offset = 0;
         try
         {

@@ -6,7 +6,7 @@ using Fleck;
 
 namespace GroupRelay.Transports.Fleck.Internal;
 
-// The send side of IRelaySocket: text frames from the session, and the keep-alive ping.
+// The send side of IRelaySocket: text frames from the session (the keep-alive ping is in the .KeepAlive part).
 internal sealed partial class FleckRelayConnection
 {
     /// <inheritdoc />
@@ -22,24 +22,5 @@ internal sealed partial class FleckRelayConnection
         Task? send = _socket.Send(Encoding.UTF8.GetString(utf8Text.Span))
             ?? throw new ConnectionNotAvailableException("The Fleck socket is closed.");
         await send.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Queues a keep-alive ping, next to the writer loop's sends (Fleck sends pongs the same way).</summary>
-    public void SendPing()
-    {
-        if (Volatile.Read(ref _phase) != Running || !_socket.IsAvailable)
-        {
-            return;
-        }
-
-        try
-        {
-            // SocketWrapper.Send returns null instead of a task once the socket is closed (SocketWrapper.cs:170-171).
-            _socket.SendPing(Array.Empty<byte>())?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-        catch (Exception)
-        {
-            // Runs on a timer: a connection that closed in between reports its end through OnClose, not here.
-        }
     }
 }

@@ -36,7 +36,8 @@ namespace GroupRelay.Transports.Fleck.Internal;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "_ended is only cancelled, never given a timer or a wait handle; Fleck may report OnClose after the connection finished, so it is never disposed.")]
 internal sealed partial class FleckRelayConnection : IRelaySocket
 {
-    // State and lifecycle (attach, run, end, finish); the other concerns are in the .Authentication, .Receive, .Send and .Close parts.
+    // State and lifecycle (attach, run, end, finish); the other concerns are in the .Authentication, .Receive, .Send,
+    // .KeepAlive and .Close parts.
 
     // Fleck keeps reading while the session works (it has no back-pressure), so what waits for the session has a
     // bound: 16 frames of MaxFrameBytes, at least 1 MiB. Beyond it the client counts as flooding (4008).
@@ -101,6 +102,7 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
 
     private void OnOpen()
     {
+        StartKeepAlive();
         if (Interlocked.CompareExchange(ref _phase, Running, New) == New)
         {
             _ = Task.Run(RunAsync);
@@ -148,12 +150,15 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
         }
     }
 
-    /// <summary>The transport is over: stop receiving and let <see cref="RunAsync"/> dispose the session. Idempotent.</summary>
-    private void Ended(string reason)
+    /// <summary>
+    /// The transport is over: stop receiving and let <see cref="RunAsync"/> dispose the session. Idempotent: true for
+    /// the call that ended it, whose <paramref name="reason"/> counts.
+    /// </summary>
+    private bool Ended(string reason)
     {
         if (Interlocked.Exchange(ref _endedFlag, 1) != 0)
         {
-            return;
+            return false;
         }
 
         _endReason = reason;
@@ -166,12 +171,19 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
             // Never opened: there is no loop to finish the connection.
             _ = FinishAsync(session: null);
         }
+
+        return true;
     }
 
     private async Task FinishAsync(RelaySession? session)
     {
         try
         {
+            if (string.Equals(_endReason, KeepAliveTimeoutReason, StringComparison.Ordinal))
+            {
+                ReportKeepAliveTimeout(session);
+            }
+
             if (session is not null)
             {
                 FleckTransportLog.SessionEnded(_server.Logger, _connectionId, _endReason);

@@ -44,4 +44,7 @@ internal static partial class FleckTransportLog
 
     [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Connection {ConnectionId} broke the WebSocket protocol: {Violation}; failed with close code {CloseCode}.")]
     public static partial void ProtocolViolation(ILogger logger, string connectionId, int closeCode, string violation);
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Debug, Message = "Connection {ConnectionId} sent nothing for {Silent} (no pong to the keep-alive pings: KeepAliveInterval {Interval} + KeepAliveTimeout {Timeout}); its TCP connection was closed without a close frame.")]
+    public static partial void KeepAliveTimedOut(ILogger logger, string connectionId, TimeSpan silent, TimeSpan interval, TimeSpan timeout);
 }
