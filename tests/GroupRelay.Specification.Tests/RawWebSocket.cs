@@ -13,7 +13,7 @@ namespace GroupRelay.Specification.Tests;
 /// <summary>
 /// A WebSocket client written on a bare TCP socket (RFC 6455 frames by hand), for what ClientWebSocket cannot do:
 /// declare a frame longer than it sends, send broken frames, stop reading, see ping and pong frames, never answer a
-/// ping. Shared by the transports' tests (the Fleck tests have an older copy of their own). Every read and write has
+/// ping. Shared by the transports' tests. Every read and write has
 /// a timeout.
 /// </summary>
 public sealed class RawWebSocket : IAsyncDisposable
@@ -34,7 +34,11 @@ public sealed class RawWebSocket : IAsyncDisposable
 
     /// <summary>Connects to <paramref name="relayUri"/> (its port on 127.0.0.1) with <paramref name="user"/> as the <c>access_token</c>.</summary>
     /// <param name="receiveBufferBytes">The socket's receive buffer (null: the system's); small makes a client that stops reading push back sooner.</param>
-    public static async Task<RawWebSocket> ConnectAsync(Uri relayUri, string? user, string? extraHeaders = null, int? receiveBufferBytes = null)
+    /// <param name="sendWithHandshake">
+    /// Bytes (frames, say) that go out in the same write as the request, before the 101 was read, which browsers and
+    /// standard clients never do.
+    /// </param>
+    public static async Task<RawWebSocket> ConnectAsync(Uri relayUri, string? user, string? extraHeaders = null, int? receiveBufferBytes = null, byte[]? sendWithHandshake = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         if (receiveBufferBytes is { } size)
@@ -48,7 +52,8 @@ public sealed class RawWebSocket : IAsyncDisposable
         string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         string query = user is null ? string.Empty : "?access_token=" + Uri.EscapeDataString(user);
         string request = $"GET {relayUri.AbsolutePath}{query} HTTP/1.1\r\nHost: 127.0.0.1:{relayUri.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extraHeaders}\r\n";
-        await raw._stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        byte[] handshake = [.. Encoding.ASCII.GetBytes(request), .. sendWithHandshake ?? []];
+        await raw._stream.WriteAsync(handshake, timeout.Token);
 
         var response = new StringBuilder();
         byte[] one = new byte[1];
@@ -66,9 +71,15 @@ public sealed class RawWebSocket : IAsyncDisposable
         return raw;
     }
 
-    /// <summary>Sends one whole frame; <paramref name="masked"/> false breaks RFC 6455 (clients must mask).</summary>
-    public async Task SendFrameAsync(byte opcode, byte[] payload, bool masked = true, bool fin = true)
+    /// <summary>Sends one whole frame; <paramref name="masked"/> false breaks RFC 6455 (clients must mask), and so do <paramref name="rsv"/> bits.</summary>
+    public async Task SendFrameAsync(byte opcode, byte[] payload, bool masked = true, bool fin = true, byte rsv = 0)
     {
+        if (rsv != 0)
+        {
+            await SendBytesAsync(Frame(opcode, payload, masked, fin, rsv));
+            return;
+        }
+
         await SendFrameStartAsync(opcode, payload.Length, payload, masked, fin);
     }
 

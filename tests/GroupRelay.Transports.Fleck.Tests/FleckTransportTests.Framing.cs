@@ -7,8 +7,9 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
 using FluentAssertions;
+using GroupRelay.Specification.Tests;
 using Xunit;
-using static GroupRelay.Transports.Fleck.Tests.RawWebSocket;
+using static GroupRelay.Specification.Tests.RawWebSocket;
 
 namespace GroupRelay.Transports.Fleck.Tests;
 

@@ -3,9 +3,10 @@ using System.Collections.Generic;
 using System.Linq;
 using Fleck;
 using FluentAssertions;
+using GroupRelay.Specification.Tests;
 using GroupRelay.Transports.Fleck.Internal;
 using Xunit;
-using static GroupRelay.Transports.Fleck.Tests.RawWebSocket;
+using static GroupRelay.Specification.Tests.RawWebSocket;
 
 namespace GroupRelay.Transports.Fleck.Tests;
 
