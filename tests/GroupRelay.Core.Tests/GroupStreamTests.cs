@@ -153,7 +153,7 @@ public sealed class GroupStreamTests
         TestConnection alice = await host.ConnectAsync("alice");
         string epoch = Welcome(alice).GetProperty("positions").GetProperty("team").GetProperty("epoch").GetString()!;
         await ReplyAsync(alice, """{"type":"send","id":"m","group":"team","body":1}""", "m");
-        InMemoryGroupStreams streams = host.Services.GetRequiredService<InMemoryGroupStreams>();
+        var streams = (InProcessRelayBackplane)host.Services.GetRequiredService<GroupRelay.ScaleOut.IRelayBackplane>();
         streams.StreamCount.Should().Be(1);
 
         await alice.DisposeAsync();
@@ -178,9 +178,9 @@ public sealed class GroupStreamTests
         host.Group("team", "alice");
         TestConnection alice = await host.ConnectAsync("alice");
         await alice.DisposeAsync();
-        InMemoryGroupStreams streams = host.Services.GetRequiredService<InMemoryGroupStreams>();
+        var streams = (InProcessRelayBackplane)host.Services.GetRequiredService<GroupRelay.ScaleOut.IRelayBackplane>();
 
-        clock.Advance(InMemoryGroupStreams.DropGrace - TimeSpan.FromSeconds(1));
+        clock.Advance(InProcessRelayBackplane.DropGrace - TimeSpan.FromSeconds(1));
         streams.Sweep();
         streams.StreamCount.Should().Be(1, "a connecting member may have read the position a moment ago");
         clock.Advance(TimeSpan.FromSeconds(2));

@@ -65,12 +65,12 @@ public static class GroupRelayServiceCollectionExtensions
             Clock(sp)));
         services.TryAddSingleton(sp => new IdempotencyKeys(Options(sp), Clock(sp)));
         services.TryAddSingleton(sp => new RetainedMessages(Options(sp), Clock(sp)));
-        services.TryAddSingleton(sp => new InMemoryGroupStreams(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<RetainedMessages>(), Clock(sp)));
         services.TryAddSingleton<IRelayBackplane>(sp => new InProcessRelayBackplane(
-            sp.GetRequiredService<InMemoryGroupStreams>(),
             sp.GetRequiredService<RelayLocalDelivery>(),
             sp.GetRequiredService<IGroupDirectory>(),
+            sp.GetRequiredService<RetainedMessages>(),
             sp.GetRequiredService<IdempotencyKeys>(),
+            Clock(sp),
             Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
         services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
