@@ -23,19 +23,17 @@ namespace GroupRelay.Internal;
 internal sealed class RelayLifecycle
 {
     private readonly ConcurrentDictionary<string, RelayConnection> _connections = new(StringComparer.Ordinal);
-    private readonly IMembershipSource _membership;
+    private readonly MembershipLoader _loader;
     private readonly LocalMembership _local;
     private readonly IRelayBackplane _backplane;
     private readonly RelayMetrics _metrics;
     private readonly GroupRelayOptions _options;
-    private readonly HostCalls _hostCalls;
     private readonly ILogger _logger;
     private long _nextConnectionId;
 
-    public RelayLifecycle(IMembershipSource membership, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, HostCalls hostCalls, GroupRelayOptions options, ILogger logger)
+    public RelayLifecycle(MembershipLoader loader, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
     {
-        _membership = membership;
-        _hostCalls = hostCalls;
+        _loader = loader;
         _local = local;
         _backplane = backplane;
         _metrics = metrics;
@@ -76,7 +74,7 @@ internal sealed class RelayLifecycle
             return connection;
         }
 
-        string[]? groups = await LoadGroupsAsync(connection, cancellationToken).ConfigureAwait(false);
+        string[]? groups = await _loader.LoadGroupsAsync(connection, cancellationToken).ConfigureAwait(false);
         if (groups is null)
         {
             return connection;
@@ -112,45 +110,6 @@ internal sealed class RelayLifecycle
 
         GroupRelayLog.ConnectionOpened(_logger, connectionId, userId, groups.Length);
         return connection;
-    }
-
-    /// <summary>
-    /// Asks the host for the user's groups; null (and the connection closing) when that failed. The relay stops waiting
-    /// at <see cref="GroupRelayOptions.MembershipTimeout"/> whether or not the source honours its token.
-    /// </summary>
-    private async Task<string[]?> LoadGroupsAsync(RelayConnection connection, CancellationToken cancellationToken)
-    {
-        string userId = connection.UserId;
-        try
-        {
-            IReadOnlyCollection<string> loaded = await _hostCalls.InvokeAsync(
-                    "membership source",
-                    userId,
-                    static (s, token) => s.Source.GetGroupsAsync(s.UserId, token),
-                    (Source: _membership, UserId: userId),
-                    _options.MembershipTimeout,
-                    cancellationToken).ConfigureAwait(false)
-                ?? throw new GroupRelayException($"{_membership.GetType().Name}.GetGroupsAsync returned null for a user.");
-            return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
-        }
-        catch (HostCallTimeoutException)
-        {
-            GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connection.ConnectionId);
-            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source timed out", discardQueued: true);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client went away while its groups were loading: nothing failed, nothing to register.
-            GroupRelayLog.HandshakeAbandoned(_logger, connection.ConnectionId, userId);
-            connection.Outbound.RequestClose(RelayCloseCodes.Normal, "client went away", discardQueued: true);
-        }
-        catch (Exception ex)
-        {
-            GroupRelayLog.MembershipFailed(_logger, userId, connection.ConnectionId, ex);
-            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source failed", discardQueued: true);
-        }
-
-        return null;
     }
 
     /// <summary>Removes a closed connection from everything; when it was the user's last anywhere, the user goes offline.</summary>

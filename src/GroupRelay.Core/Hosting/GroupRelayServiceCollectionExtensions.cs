@@ -73,7 +73,8 @@ public static class GroupRelayServiceCollectionExtensions
             Clock(sp),
             Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>()));
-        services.TryAddSingleton(sp => new RelayLifecycle(Membership(sp), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new MembershipLoader(Membership(sp), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new RelayLifecycle(sp.GetRequiredService<MembershipLoader>(), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));
         services.TryAddSingleton(sp => new RequestDispatcher(
             sp.GetRequiredService<MessageRouter>(),
