@@ -19,7 +19,7 @@ namespace GroupRelay.Benchmarks;
 /// </summary>
 /// <remarks>
 /// An operation is one <c>history</c> request of one connection, alone online in its group, which holds
-/// <see cref="Retained"/> retained messages (seq 1 to 100, each ~90 bytes, sent in the set-up):
+/// <see cref="Retained"/> retained messages (seq 1 to 100, frames of 140 to 142 bytes, sent in the set-up):
 /// <see cref="ReplayHundred"/> asks after seq 0 in the current epoch (all 100 replayed, <c>complete:true</c>);
 /// <see cref="NothingToReplay"/> asks after the latest seq (only the result). The sockets are in-memory
 /// <see cref="CountingSocket"/>s that only count, so the figures are the relay's own work, without a network.
