@@ -58,14 +58,16 @@ internal sealed class Orchestrator
                     continue;
                 }
 
-                if (scenario == "fanout" && SystemNames.BaselineOf(system) is string baseline && _options.Systems.Contains(baseline))
+                List<string> compared = SystemNames.ComparedWith(system).Where(_options.Systems.Contains).ToList();
+                if (scenario == "fanout" && compared.Count > 0)
                 {
-                    await RunAgainstBaselineAsync(system, baseline, scenario);
+                    await RunInterleavedAsync(system, compared, scenario);
                     continue;
                 }
 
-                // A baseline's fan-out runs interleaved with its current build's, wherever --systems lists that.
-                if (scenario == "fanout" && SystemNames.IsBaseline(system) && _options.Systems.Contains(SystemNames.Current(system)))
+                // A compared system's fan-out (a baseline build, retention off) runs interleaved with its subject's,
+                // wherever --systems lists that.
+                if (scenario == "fanout" && SystemNames.IsComparedWithin(system, _options.Systems))
                 {
                     continue;
                 }
@@ -128,7 +130,7 @@ internal sealed class Orchestrator
 
     private async Task RunOneAsync(string system, string scenario, IReadOnlyList<int> sizes)
     {
-        if (SystemNames.Current(system) == SystemNames.GroupRelayRedis)
+        if (SystemNames.RunsAs(system) == SystemNames.GroupRelayRedis)
         {
             await RunTwoNodesAsync(system, scenario, sizes);
             return;
@@ -156,29 +158,34 @@ internal sealed class Orchestrator
     }
 
     /// <summary>
-    /// Fan-out of a system and its baseline build, interleaved: for each group size, the current build, then the
-    /// baseline, each in server and client processes of their own started for that size alone, so that the machine's
-    /// load, which drifts by the minute on a shared VM, falls on both builds of a size alike rather than on one build's
-    /// whole run. The price: every size of both builds has its own JIT warm-up (<c>--jit-warmup</c>) and connects its
-    /// receivers, where one process otherwise runs all sizes. Other scenarios are not interleaved: they run each
+    /// Fan-out of a system and the systems it is compared with (<see cref="SystemNames.Comparisons"/>: its baseline
+    /// build, GroupRelay with retention off), interleaved: for each group size, the system, then each of the others,
+    /// each in server and client processes of their own started for that size alone, so that the machine's load,
+    /// which drifts by the minute on a shared VM, falls on every system of a size alike rather than on one system's
+    /// whole run. The price: every size of every system has its own JIT warm-up (<c>--jit-warmup</c>) and connects
+    /// its receivers, where one process otherwise runs all sizes. Other scenarios are not interleaved: they run each
     /// system once, in the order of <c>--systems</c> (by default, a baseline right after its current build).
     /// </summary>
-    private async Task RunAgainstBaselineAsync(string system, string baseline, string scenario)
+    private async Task RunInterleavedAsync(string system, IReadOnlyList<string> compared, string scenario)
     {
         foreach (int size in _options.Sizes)
         {
-            foreach (string build in new[] { system, baseline })
+            foreach (string run in compared.Prepend(system))
             {
-                if (!_skipped.Contains(build))
+                if (!_skipped.Contains(run))
                 {
-                    await RunOneAsync(build, scenario, new[] { size });
+                    await RunOneAsync(run, scenario, new[] { size });
                 }
             }
 
             double? Deliveries(string s) => _results.FirstOrDefault(r => r.System == s && r.Scenario == scenario && r.GroupSize == size)?.DeliveriesPerSec;
-            if (Deliveries(system) is not null || Deliveries(baseline) is not null)
+            foreach (string reference in compared)
             {
-                Log(baseline, scenario, $"group {size}: current / baseline deliveries/s = {Report.Ratio(Deliveries(system), Deliveries(baseline))}");
+                if (Deliveries(system) is not null || Deliveries(reference) is not null)
+                {
+                    SystemNames.Comparison comparison = SystemNames.ComparisonOf(system, reference);
+                    Log(reference, scenario, $"group {size}: {system} / {reference} deliveries/s = {Report.Ratio(Deliveries(system), Deliveries(reference))} ({comparison.SubjectLabel} / {comparison.ReferenceLabel})");
+                }
             }
         }
     }
@@ -371,13 +378,15 @@ internal sealed class Orchestrator
     }
 
     /// <summary>
-    /// A server process of this LoadTest build, or of the <c>--baseline-server</c> build for a baseline system; the
-    /// latter is told the current system's name (<see cref="SystemNames.Current"/>), the only names it knows.
+    /// A server process of this LoadTest build, or of the <c>--baseline-server</c> build for a baseline system. It is
+    /// told the name of the system it runs as (<see cref="SystemNames.RunsAs"/>: for a baseline, the current system's
+    /// name, the only names the other build knows) and the system's own options (<see cref="SystemNames.ServerArguments"/>).
     /// </summary>
     private List<string> ServerCommand(string system, IReadOnlyList<int> sizes)
     {
         List<string> command = SelfCommand(SystemNames.IsBaseline(system) ? _options.BaselineAssembly : null);
-        command.AddRange(new[] { "server", "--system", SystemNames.Current(system), "--sizes", string.Join(',', sizes) });
+        command.AddRange(new[] { "server", "--system", SystemNames.RunsAs(system), "--sizes", string.Join(',', sizes) });
+        command.AddRange(SystemNames.ServerArguments(system));
         return command;
     }
 
@@ -437,9 +446,9 @@ internal sealed class Orchestrator
                 // Two nodes through Redis saturate far below one node: offer them the same fraction of their own
                 // measured fan-out saturation when that is lower, so the latency run does not measure an overload.
                 // With a baseline, the lower of both builds' saturations, so that both are offered the same rate.
-                double? own = _results.Where(r => SystemNames.Current(r.System) == SystemNames.Current(system) && r.Scenario == "fanout" && r.GroupSize == size)
+                double? own = _results.Where(r => SystemNames.RunsAs(r.System) == SystemNames.RunsAs(system) && r.Scenario == "fanout" && r.GroupSize == size)
                     .Select(r => r.GetExtra("messagesPerSec")).Min();
-                if (SystemNames.Current(system) == SystemNames.GroupRelayRedis && _options.LatencyRate is null && own is double saturation && saturation > 0)
+                if (SystemNames.RunsAs(system) == SystemNames.GroupRelayRedis && _options.LatencyRate is null && own is double saturation && saturation > 0)
                 {
                     settings.Rates[size] = Math.Min(settings.Rates[size], Math.Max(10, Math.Round(saturation * _options.LatencyFraction)));
                 }

@@ -19,7 +19,10 @@ internal sealed class OrchestratorOptions
                                 latency only). signalr uses Microsoft.AspNetCore.SignalR.Client; signalr-lite is the
                                 same server driven by a minimal JSON-protocol client as cheap as the other clients;
                                 raw-coalescing is the ceiling with GroupRelay's write coalescing;
-                                grouprelay-baseline and grouprelay-redis-baseline need --baseline-server
+                                grouprelay-baseline and grouprelay-redis-baseline need --baseline-server;
+                                grouprelay-noretention (only when named) is grouprelay with message retention off
+                                (server option --history-messages 0); run with grouprelay, its fan-out alternates
+                                with grouprelay's size by size and the report gives retention on / off deliveries/s
           --scenarios LIST      fanout,latency,idle,connect (default: all)
           --sizes LIST          group sizes for fanout and latency (default 10,100,1000; quick 10,100)
           --connections N       receivers connected during fanout and latency (default 1000; quick 100)
@@ -44,7 +47,7 @@ internal sealed class OrchestratorOptions
 
     public bool Quick { get; private set; }
 
-    public List<string> Systems { get; private set; } = SystemNames.All.Where(s => !SystemNames.IsBaseline(s)).ToList();
+    public List<string> Systems { get; private set; } = SystemNames.All.Where(s => !SystemNames.IsExplicitOnly(s)).ToList();
 
     public List<string> Scenarios { get; private set; } = new() { "fanout", "latency", "idle", "connect" };
 
@@ -167,7 +170,7 @@ internal sealed class OrchestratorOptions
 
         if (o.BaselineAssembly is not null && !systemsGiven)
         {
-            o.Systems = SystemNames.All.ToList();
+            o.Systems = SystemNames.All.Where(s => SystemNames.IsBaseline(s) || !SystemNames.IsExplicitOnly(s)).ToList();
         }
 
         if (o.Sizes.Any(s => s > o.Connections))

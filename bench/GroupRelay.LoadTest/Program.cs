@@ -10,7 +10,8 @@ namespace GroupRelay.LoadTest;
 
 /// <summary>
 /// One executable, three roles: the orchestrator (default), a server process (<c>server --system NAME --sizes
-/// 10,100 [--redis HOST:PORT]</c>) and a client process (<c>client SETTINGS-JSON</c>). See <see cref="Orchestrator"/> for the options.
+/// 10,100 [--redis HOST:PORT] [--history-messages N]</c>; the last two for GroupRelay only) and a client process
+/// (<c>client SETTINGS-JSON</c>). See <see cref="Orchestrator"/> for the options.
 /// </summary>
 public static class Program
 {
@@ -25,7 +26,7 @@ public static class Program
             int[] sizes = (Value(args, "--sizes") ?? "10,100,1000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             return system switch
             {
-                SystemNames.GroupRelay or SystemNames.GroupRelayRedis => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, Value(args, "--redis"), ct)),
+                SystemNames.GroupRelay or SystemNames.GroupRelayRedis => await ServerProcess.RunAsync(ct => GroupRelayServer.StartAsync(sizes, Value(args, "--redis"), HistoryMessages(args), ct)),
                 SystemNames.SignalR or SystemNames.SignalRLite => await ServerProcess.RunAsync(ct => SignalRServer.StartAsync(sizes, ct)),
                 SystemNames.Raw => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: false, ct)),
                 SystemNames.RawCoalescing => await ServerProcess.RunAsync(ct => RawServer.StartAsync(sizes, coalesce: true, ct)),
@@ -57,6 +58,10 @@ public static class Program
         Console.Error.WriteLine(message);
         return 2;
     }
+
+    /// <summary><c>--history-messages N</c>: GroupRelay's <c>HistoryMessagesPerGroup</c> (0 = retention off), or null for the default.</summary>
+    private static int? HistoryMessages(string[] args)
+        => Value(args, "--history-messages") is string n ? int.Parse(n, NumberStyles.None, CultureInfo.InvariantCulture) : null;
 
     private static string? Value(string[] args, string name)
     {

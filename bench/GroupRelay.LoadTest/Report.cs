@@ -81,37 +81,47 @@ internal static class Report
         }
 
         CrossNode(sb, results);
-        AgainstBaseline(sb, results);
+        Compared(sb, results);
         return sb.ToString();
     }
 
     /// <summary>
-    /// The current build against the <c>--baseline-server</c> build, same run: deliveries/s, current / baseline, for
-    /// every scenario and group size a baseline system measured (only fan-out has the figure today).
+    /// The interleaved comparisons (<see cref="SystemNames.Comparisons"/>: the current build against the
+    /// <c>--baseline-server</c> build, retention on against off), same run: deliveries/s, subject / reference, for every
+    /// scenario and group size both systems measured (only fan-out has the figure today). One table per title.
     /// </summary>
-    private static void AgainstBaseline(StringBuilder sb, IReadOnlyList<ResultRow> results)
+    private static void Compared(StringBuilder sb, IReadOnlyList<ResultRow> results)
     {
-        double? CurrentOf(ResultRow baseline)
-            => results.FirstOrDefault(r => r.System == SystemNames.Current(baseline.System) && r.Scenario == baseline.Scenario && r.GroupSize == baseline.GroupSize)?.DeliveriesPerSec;
+        double? Deliveries(string system, ResultRow like)
+            => results.FirstOrDefault(r => r.System == system && r.Scenario == like.Scenario && r.GroupSize == like.GroupSize)?.DeliveriesPerSec;
 
-        // Only where the current build ran too: a baseline run alone has nothing to be compared with.
-        List<ResultRow> baseline = results.Where(r => SystemNames.IsBaseline(r.System) && r.DeliveriesPerSec is not null && CurrentOf(r) is not null).ToList();
-        if (baseline.Count == 0)
+        foreach (IGrouping<string, SystemNames.Comparison> table in SystemNames.Comparisons.GroupBy(c => c.Title))
         {
-            return;
-        }
+            // Only where the subject ran too: a reference run alone has nothing to be compared with.
+            var rows = table.SelectMany(c => results
+                    .Where(r => r.System == c.Reference && r.DeliveriesPerSec is not null && Deliveries(c.Subject, r) is not null)
+                    .Select(r => (Comparison: c, Reference: r)))
+                .OrderBy(x => Array.IndexOf(SystemNames.All, x.Comparison.Subject)).ThenBy(x => x.Reference.Scenario, StringComparer.Ordinal).ThenBy(x => x.Reference.GroupSize)
+                .ToList();
+            if (rows.Count == 0)
+            {
+                continue;
+            }
 
-        sb.AppendLine("### Current build / baseline build: deliveries/s (1.00x = no change)").AppendLine();
-        sb.AppendLine("| system | scenario | group size | current | baseline | current / baseline |").AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
-        foreach (ResultRow row in baseline.OrderBy(r => Array.IndexOf(SystemNames.All, r.System)).ThenBy(r => r.Scenario, StringComparer.Ordinal).ThenBy(r => r.GroupSize))
-        {
-            double? current = CurrentOf(row);
-            sb.Append("| ").Append(SystemNames.Current(row.System)).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
-              .Append(" | ").Append(Format(current, "N0")).Append(" | ").Append(Format(row.DeliveriesPerSec, "N0"))
-              .Append(" | ").Append(Ratio(current, row.DeliveriesPerSec)).AppendLine(" |");
-        }
+            SystemNames.Comparison first = table.First();
+            sb.AppendLine($"### {table.Key}: deliveries/s ({first.Reading})").AppendLine();
+            sb.AppendLine($"| system | compared with | scenario | group size | {first.SubjectLabel} | {first.ReferenceLabel} | {first.SubjectLabel} / {first.ReferenceLabel} |")
+              .AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+            foreach ((SystemNames.Comparison comparison, ResultRow row) in rows)
+            {
+                double? subject = Deliveries(comparison.Subject, row);
+                sb.Append("| ").Append(comparison.Subject).Append(" | ").Append(comparison.Reference).Append(" | ").Append(row.Scenario).Append(" | ").Append(row.GroupSize?.ToString(CultureInfo.InvariantCulture) ?? "-")
+                  .Append(" | ").Append(Format(subject, "N0")).Append(" | ").Append(Format(row.DeliveriesPerSec, "N0"))
+                  .Append(" | ").Append(Ratio(subject, row.DeliveriesPerSec)).AppendLine(" |");
+            }
 
-        sb.AppendLine();
+            sb.AppendLine();
+        }
     }
 
     /// <summary>Two nodes through Redis against one node, same run: fan-out deliveries/s, cross-node / single-node.</summary>

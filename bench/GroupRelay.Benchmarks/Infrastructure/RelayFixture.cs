@@ -15,6 +15,7 @@ namespace GroupRelay.Benchmarks.Infrastructure;
 internal sealed class RelayFixture : IDisposable
 {
     private readonly List<RelaySession> _sessions = new();
+    private readonly Dictionary<RelaySession, CountingSocket> _sockets = new();
     private readonly ServiceProvider _services;
 
     public RelayFixture(Func<string, IReadOnlyCollection<string>> groupsOf, Action<GroupRelayOptions>? configure = null)
@@ -48,15 +49,24 @@ internal sealed class RelayFixture : IDisposable
     /// <summary>Counts the messages every socket of this fixture sent (a coalesced frame counts once per message).</summary>
     public DeliveryCounter Counter { get; }
 
-    /// <summary>Connects a user and waits until its <c>welcome</c> has gone through its writer loop.</summary>
-    public async Task<RelaySession> ConnectAsync(string user)
+    /// <summary>
+    /// Connects a user and waits until its <c>welcome</c> has gone through its writer loop. With
+    /// <paramref name="record"/>, the session's socket keeps a copy of every frame, the <c>welcome</c> first, until
+    /// its <see cref="CountingSocket.Record"/> is switched off (see <see cref="SocketOf"/>).
+    /// </summary>
+    public async Task<RelaySession> ConnectAsync(string user, bool record = false)
     {
         Counter.Arm(1);
-        RelaySession session = await Handler.AcceptAsync(user, new CountingSocket(Counter)).ConfigureAwait(false);
+        var socket = new CountingSocket(Counter) { Record = record };
+        RelaySession session = await Handler.AcceptAsync(user, socket).ConfigureAwait(false);
         await Counter.WaitAsync().ConfigureAwait(false);
         _sessions.Add(session);
+        _sockets.Add(session, socket);
         return session;
     }
+
+    /// <summary>The in-memory socket of a session this fixture connected: what it was sent.</summary>
+    public CountingSocket SocketOf(RelaySession session) => _sockets[session];
 
     public void Dispose()
     {
@@ -66,6 +76,7 @@ internal sealed class RelayFixture : IDisposable
         }
 
         _sessions.Clear();
+        _sockets.Clear();
         _services.Dispose();
     }
 

@@ -76,8 +76,9 @@ internal sealed class ClientRunner
         return even ? new Uri("ws://127.0.0.1:" + _settings.Port2.ToString(CultureInfo.InvariantCulture)) : _settings.WsBaseUri;
     }
 
-    // A baseline system is the same system in the other build: the same connection.
-    private IBenchConnection Create(string user, string? target) => SystemNames.Current(_settings.System) switch
+    // A baseline system is the same system in the other build, grouprelay-noretention the same server with one option
+    // changed: the same connection as the system they run as.
+    private IBenchConnection Create(string user, string? target) => SystemNames.RunsAs(_settings.System) switch
     {
         SystemNames.GroupRelayRedis => new WebSocketBenchConnection(new Uri(WsBaseFor(user, target), "/relay?access_token=" + user), raw: false, _sink),
         SystemNames.SignalR => new SignalRBenchConnection(new Uri(_settings.BaseUri, "/hub"), user, _sink),

@@ -12,7 +12,8 @@ internal static class BenchRelayOptions
     /// reading connection was 442-850 frames on one node, and 946-1,227 on the far node of the Redis pair (2,403-2,803 in
     /// its first second), so a scheduling hiccup of the shared server core closed whole groups with 4001 and the run
     /// measured the slow-consumer policy instead of latency. SignalR and the raw servers have no bound at all.
-    /// Everything else (frame size, coalescing, keep-alive) is the default.
+    /// Everything else (frame size, coalescing, keep-alive, and retention for <c>history</c>: 100 messages per group)
+    /// is the default; grouprelay-noretention switches retention off on top of these (<c>--history-messages 0</c>).
     /// </summary>
     public static void Configure(GroupRelayOptions options)
     {

@@ -9,14 +9,24 @@ namespace GroupRelay.LoadTest.Servers;
 
 /// <summary>
 /// GroupRelay on its ASP.NET Core transport: <c>MapGroupRelay("/relay").RequireAuthorization()</c>; with a Redis
-/// endpoint (<c>--redis HOST:PORT</c>), one node of a scaled-out deployment (<c>.AddRedis(endpoint)</c>).
+/// endpoint (<c>--redis HOST:PORT</c>), one node of a scaled-out deployment (<c>.AddRedis(endpoint)</c>); with
+/// <c>--history-messages N</c>, <c>HistoryMessagesPerGroup = N</c> (grouprelay-noretention: 0, retention off).
 /// </summary>
 internal static class GroupRelayServer
 {
-    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, string? redis, CancellationToken cancellationToken)
+    public static Task<(int Port, Func<Task> Stop)> StartAsync(IReadOnlyList<int> groupSizes, string? redis, int? historyMessagesPerGroup, CancellationToken cancellationToken)
     {
         WebApplicationBuilder builder = KestrelHost.CreateBuilder();
-        IGroupRelayBuilder relay = builder.Services.AddGroupRelay(BenchRelayOptions.Configure).AddMembershipSource(new BenchMembershipSource(groupSizes));
+        IGroupRelayBuilder relay = builder.Services
+            .AddGroupRelay(options =>
+            {
+                BenchRelayOptions.Configure(options);
+                if (historyMessagesPerGroup is int history)
+                {
+                    options.HistoryMessagesPerGroup = history;
+                }
+            })
+            .AddMembershipSource(new BenchMembershipSource(groupSizes));
         if (redis is not null)
         {
             relay.AddRedis(redis);
