@@ -120,10 +120,13 @@ internal sealed class RetainedMessages
     /// </summary>
     public (List<ReadOnlyMemory<byte>> Frames, long? OldestSeq, long LastReplayed) Read(Retention group, long after, int limit)
     {
-        var frames = new List<ReadOnlyMemory<byte>>();
+        List<ReadOnlyMemory<byte>> frames;
         lock (_lock)
         {
             RemoveExpired(_clock.GetTimestamp());
+
+            // Sized once: a growing list cost six arrays for a page of 100 (measured by HistoryBenchmarks).
+            frames = new List<ReadOnlyMemory<byte>>(Math.Min(limit, group.Count));
             long lastReplayed = after;
             for (Node? node = group.Oldest; node is not null && frames.Count < limit; node = node.GroupNext)
             {
