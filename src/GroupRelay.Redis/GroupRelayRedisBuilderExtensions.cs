@@ -123,9 +123,11 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisRelayMetrics>(),
             Logger(sp)));
         services.TryAddSingleton(sp => new RedisStreamPositions(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
+        services.TryAddSingleton(sp => new RedisGroupHistory(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
         services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(
             sp.GetRequiredService<RedisMessagePublisher>(),
             sp.GetRequiredService<RedisStreamPositions>(),
+            sp.GetRequiredService<RedisGroupHistory>(),
             sp.GetRequiredService<RedisAnnouncer>(),
             sp.GetRequiredService<RedisMembershipChanges>())));
         services.TryAddSingleton(sp => new GroupMessageReceiver(

@@ -90,13 +90,7 @@ internal sealed class GroupMessageReceiver
     /// <summary>One message of a batch: delivered here (after a reset when its epoch is new here) unless its seq was already seen; completes its sender's echo wait.</summary>
     private void Deliver(string groupId, NodeDelivery.GroupSequence sequence, string epoch, long seq, ReadOnlySpan<byte> span)
     {
-        ReadOnlySpan<byte> origin = RedisPayload.ReadBytes(ref span);
-        long publishId = RedisPayload.ReadLong(ref span);
-        ReadOnlySpan<byte> skipBytes = RedisPayload.ReadBytes(ref span);
-        string from = RedisPayload.ReadString(ref span)!;
-        long timestamp = RedisPayload.ReadLong(ref span);
-        bool compact = span[0] == 1;
-        ReadOnlySpan<byte> body = span[1..];
+        ReadOnlySpan<byte> body = RedisPayload.ReadMessageTail(span, out ReadOnlySpan<byte> origin, out long publishId, out ReadOnlySpan<byte> skipBytes, out string from, out long timestamp, out bool compact);
         bool mine = origin.SequenceEqual(_nodeIdUtf8);
 
         // Only the sender's node leaves a connection out (echo: false), so only it decodes the connection id.

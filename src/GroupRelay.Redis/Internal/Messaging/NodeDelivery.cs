@@ -42,6 +42,16 @@ internal sealed class NodeDelivery
 
     public long GetTimestamp() => _local.GetTimestamp();
 
+    /// <summary>Messages each group's Redis Stream retains (<see cref="GroupRelayOptions.HistoryMessagesPerGroup"/>; 0: none).</summary>
+    public int HistoryMessagesPerGroup => _local.Options.HistoryMessagesPerGroup;
+
+    /// <summary>How long a retained message is replayed (<see cref="GroupRelayOptions.HistoryMaxAge"/>).</summary>
+    public TimeSpan HistoryMaxAge => _local.Options.HistoryMaxAge;
+
+    /// <summary>A retained message's frame, byte for byte the one <see cref="DeliverInOrder"/> queued for it.</summary>
+    public static byte[] WriteMessageFrame(string groupId, string from, long seq, long timestamp, ReadOnlySpan<byte> body, bool compact)
+        => RelayLocalDelivery.WriteMessageFrame(groupId, from, seq, timestamp, body, compact);
+
     /// <summary>The group's sequence on this node (created on first use, kept for the node's life).</summary>
     public GroupSequence Sequence(string groupId) => _sequences.GetOrAdd(groupId, static _ => new GroupSequence());
 

@@ -11,7 +11,8 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// Publishes this node's group messages: one publish script per group in flight at a time (epoch checked, idempotency
-/// keys checked and recorded, seqs taken and the published messages PUBLISHed in one atomic step); what arrives meanwhile
+/// keys checked and recorded, seqs taken, the published messages appended to the group's Redis Stream and PUBLISHed in one
+/// atomic step); what arrives meanwhile
 /// waits in call order and goes out together in the next script, at most <see cref="MaxBatch"/> at a time. While Redis
 /// is away, a batch is sequenced and delivered on this node only.
 /// </summary>
@@ -189,7 +190,7 @@ internal sealed class RedisMessagePublisher
 
     private static RedisKey[] ScriptKeys(GroupQueue queue, List<PendingPublish> batch)
     {
-        var keys = new List<RedisKey>(2 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey };
+        var keys = new List<RedisKey>(3 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey, queue.StreamKey };
         foreach (PendingPublish message in batch)
         {
             if (message.IdempotencyKeys is (RedisKey sent, RedisKey used))
@@ -207,7 +208,7 @@ internal sealed class RedisMessagePublisher
         // The floor is the last seq this node delivered in the epoch it knows: what it numbered itself while Redis was
         // away stays below what Redis gives next, as long as Redis kept that epoch (NodeResync raises it too).
         StreamPosition? floor = _delivery.Delivered(queue.GroupId);
-        var args = new RedisValue[7 + (2 * batch.Count)];
+        var args = new RedisValue[9 + (3 * batch.Count)];
         args[0] = queue.ChannelName;
         args[1] = StreamEpochs.NewCandidate();
         args[2] = floor?.Epoch ?? string.Empty;
@@ -215,10 +216,13 @@ internal sealed class RedisMessagePublisher
         args[4] = (long)_delivery.IdempotencyWindow.TotalMilliseconds;
         args[5] = queue.GroupId;
         args[6] = batch.Count;
+        args[7] = _delivery.HistoryMessagesPerGroup;
+        args[8] = (long)_delivery.HistoryMaxAge.TotalMilliseconds;
         for (int i = 0; i < batch.Count; i++)
         {
-            args[7 + (2 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
-            args[8 + (2 * i)] = batch[i].Tail;
+            args[9 + (3 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
+            args[10 + (3 * i)] = batch[i].Tail;
+            args[11 + (3 * i)] = batch[i].Message.Timestamp;
         }
 
         return args;
@@ -235,6 +239,8 @@ internal sealed class RedisMessagePublisher
         public RedisKey SeqKey { get; } = keys.Seq(groupId);
 
         public RedisKey EpochKey { get; } = keys.Epoch(groupId);
+
+        public RedisKey StreamKey { get; } = keys.Stream(groupId);
 
         public string ChannelName { get; } = (string)keys.GroupChannel(groupId)!;
 
