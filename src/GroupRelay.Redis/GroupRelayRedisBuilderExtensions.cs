@@ -130,11 +130,18 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisGroupHistory>(),
             sp.GetRequiredService<RedisAnnouncer>(),
             sp.GetRequiredService<RedisMembershipChanges>())));
+        services.TryAddSingleton(sp => new GroupStreamCatchUp(
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
         services.TryAddSingleton(sp => new GroupMessageReceiver(
             sp.GetRequiredService<GroupSubscriptions>(),
             sp.GetRequiredService<NodeDelivery>(),
-            sp.GetRequiredService<EchoTracker>(),
-            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<GroupStreamCatchUp>(),
+            sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<RedisRelayMetrics>(),
             Logger(sp)));
         services.TryAddSingleton(sp => new RedisEventsChannel(
@@ -149,8 +156,7 @@ public static class GroupRelayRedisBuilderExtensions
         services.TryAddSingleton(sp => new RedisNodeEntries(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<InMemoryPresenceRegistry>(),
-            sp.GetRequiredService<InMemoryGroupDirectory>(),
-            sp.GetRequiredService<NodeDelivery>()));
+            sp.GetRequiredService<InMemoryGroupDirectory>()));
         services.TryAddSingleton(sp => new NodeResync(
             sp.GetRequiredService<SharedExclusiveGate>(),
             sp.GetRequiredService<RedisConnection>(),

@@ -11,9 +11,9 @@ internal static class RedisScripts
     /// <summary>
     /// KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream, then for each message with an idempotency
     /// key its sent-id key (group slot) and its used-id key (per user); ARGV[1] channel, ARGV[2] epoch candidate, ARGV[3]
-    /// floor epoch and ARGV[4] floor seq (the last this node delivered), ARGV[5] idempotency window (ms), ARGV[6] group,
-    /// ARGV[7] how many messages, ARGV[8] messages retained per group (0: none), ARGV[9] retention age (ms), then per
-    /// message '1' or '0' (has a key), its framed tail (see <see cref="RedisPayload.FramedMessageTail"/>) and its ts.
+    /// idempotency window (ms), ARGV[4] group, ARGV[5] how many messages, ARGV[6] messages retained per group (0: none),
+    /// ARGV[7] retention age (ms), then per message '1' or '0' (has a key), its framed tail (see
+    /// <see cref="RedisPayload.FramedMessageTail"/>) and its ts.
     /// <para>
     /// When the epoch or the seq is missing (first message, or the stream's state was lost) the candidate becomes the
     /// epoch, the numbering restarts from 0 and the old stream (if any) is deleted. A message whose key was sent to this
@@ -35,15 +35,14 @@ internal static class RedisScripts
           redis.call('DEL', KEYS[3])
         else
           cur = tonumber(cur)
-          if ep == ARGV[3] and cur < tonumber(ARGV[4]) then cur = tonumber(ARGV[4]) end
         end
-        local window, group, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
-        local keep, age = tonumber(ARGV[8]), ARGV[9]
+        local window, group, n = ARGV[3], ARGV[4], tonumber(ARGV[5])
+        local keep, age = tonumber(ARGV[6]), ARGV[7]
         local results = {ep, cur + 1, 0}
         local tails = {}
         local k = 4
         for i = 1, n do
-          local a = 10 + 3 * (i - 1)
+          local a = 8 + 3 * (i - 1)
           local r
           if ARGV[a] == '1' then
             local sent, used = KEYS[k], KEYS[k + 1]
@@ -140,18 +139,6 @@ internal static class RedisScripts
           if #out > 3 or #entries < limit then return out end
           from = tonumber(string.match(entries[#entries][1], '^(%d+)')) + 1
         end
-        """;
-
-    /// <summary>
-    /// KEYS[1] the group's seq, KEYS[2] its epoch; ARGV[1] epoch, ARGV[2] floor. Raises the seq to at least the floor,
-    /// only while the stream is still in that epoch (what this node numbered itself while Redis was away, in that epoch).
-    /// </summary>
-    public const string RaiseSeq = """
-        local cur = redis.call('GET', KEYS[1])
-        if cur and redis.call('GET', KEYS[2]) == ARGV[1] and tonumber(cur) < tonumber(ARGV[2]) then
-          redis.call('SET', KEYS[1], ARGV[2])
-        end
-        return 0
         """;
 
     /// <summary>KEYS[1] node users, KEYS[2] online, KEYS[3] status; ARGV[1] user, ARGV[2] connections added. Returns the user's connections on all nodes.</summary>
