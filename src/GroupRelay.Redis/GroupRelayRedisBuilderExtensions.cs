@@ -123,16 +123,25 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisRelayMetrics>(),
             Logger(sp)));
         services.TryAddSingleton(sp => new RedisStreamPositions(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
+        services.TryAddSingleton(sp => new RedisGroupHistory(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
         services.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(sp => new RedisRelayBackplane(
             sp.GetRequiredService<RedisMessagePublisher>(),
             sp.GetRequiredService<RedisStreamPositions>(),
+            sp.GetRequiredService<RedisGroupHistory>(),
             sp.GetRequiredService<RedisAnnouncer>(),
             sp.GetRequiredService<RedisMembershipChanges>())));
+        services.TryAddSingleton(sp => new GroupStreamCatchUp(
+            sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
         services.TryAddSingleton(sp => new GroupMessageReceiver(
             sp.GetRequiredService<GroupSubscriptions>(),
             sp.GetRequiredService<NodeDelivery>(),
-            sp.GetRequiredService<EchoTracker>(),
-            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<GroupStreamCatchUp>(),
+            sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<RedisRelayMetrics>(),
             Logger(sp)));
         services.TryAddSingleton(sp => new RedisEventsChannel(
@@ -147,8 +156,7 @@ public static class GroupRelayRedisBuilderExtensions
         services.TryAddSingleton(sp => new RedisNodeEntries(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<InMemoryPresenceRegistry>(),
-            sp.GetRequiredService<InMemoryGroupDirectory>(),
-            sp.GetRequiredService<NodeDelivery>()));
+            sp.GetRequiredService<InMemoryGroupDirectory>()));
         services.TryAddSingleton(sp => new NodeResync(
             sp.GetRequiredService<SharedExclusiveGate>(),
             sp.GetRequiredService<RedisConnection>(),

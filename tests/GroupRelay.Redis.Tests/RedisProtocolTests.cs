@@ -6,8 +6,4 @@ namespace GroupRelay.Redis.Tests;
 public sealed class RedisProtocolTests : RelayProtocolSpecification
 {
     protected override RelayServerHarness CreateHarness() => new TwoNodeRedisHarness();
-
-    // The Redis backplane does not keep group streams in Redis yet (issue 12, item 4): history answers as with retention
-    // switched off, so the tests that need retained messages report themselves skipped here.
-    protected override bool RetainsHistory => false;
 }

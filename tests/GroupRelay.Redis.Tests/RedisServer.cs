@@ -73,6 +73,16 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops (SIGSTOP) or continues (SIGCONT) the server process: a paused Redis keeps its connections open and answers nothing.</summary>
+    public async Task SignalAsync(bool pause)
+    {
+        Process process = _process ?? throw new InvalidOperationException("redis-server is not running.");
+        using Process kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { pause ? "-STOP" : "-CONT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })
+            ?? throw new InvalidOperationException("kill did not start.");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await kill.WaitForExitAsync(timeout.Token);
+    }
+
     /// <summary>Kills the server at once (no shutdown, no save): Redis loses everything.</summary>
     public async Task KillAsync()
     {

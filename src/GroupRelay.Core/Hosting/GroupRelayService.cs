@@ -44,6 +44,11 @@ internal sealed class GroupRelayService : IGroupRelay
         }
 
         PublishOutcome outcome = await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, idempotencyKey: null, cancellationToken).ConfigureAwait(false);
+        if (outcome.Unavailable)
+        {
+            throw new GroupRelayException($"The message to group '{groupId}' could not be ordered now (the backplane is unreachable); nothing was delivered.");
+        }
+
         return outcome.Seq;
     }
 

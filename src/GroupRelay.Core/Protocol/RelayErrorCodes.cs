@@ -13,6 +13,11 @@ public static class RelayErrorCodes
     public const string Forbidden = "forbidden";
     /// <summary>The connection sent faster than its limit; the request was dropped.</summary>
     public const string RateLimited = "rate_limited";
+    /// <summary>
+    /// The server cannot order the request now (for example its backplane is unreachable); nothing was delivered, and the
+    /// client retries later with the same <c>id</c> (PROTOCOL.md section 4).
+    /// </summary>
+    public const string Unavailable = "unavailable";
     /// <summary>The server failed; the message says nothing about internals.</summary>
     public const string Internal = "internal";
 }

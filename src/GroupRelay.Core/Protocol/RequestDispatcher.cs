@@ -249,10 +249,17 @@ internal sealed class RequestDispatcher
     private void NotMember(RelayConnection connection, RelayRequest request)
         => SendError(connection, request.Id, RelayErrorCodes.NotMember, $"{connection.UserId} is not a member of group '{request.Group}'");
 
-    /// <summary>The answer to a published <c>send</c>: its ack (marked when it repeats an idempotency key), or bad_request for a key used for another group.</summary>
+    /// <summary>
+    /// The answer to a published <c>send</c>: its ack (marked when it repeats an idempotency key), bad_request for a key
+    /// used for another group, or unavailable when the backplane could not order it (PROTOCOL.md section 4).
+    /// </summary>
     private void Answer(RelayConnection connection, RelayRequest request, PublishOutcome outcome)
     {
-        if (outcome.ConflictingGroup is string other)
+        if (outcome.Unavailable)
+        {
+            SendError(connection, request.Id, RelayErrorCodes.Unavailable, "the message could not be ordered now (the backplane is unreachable); nothing was delivered; retry with the same id");
+        }
+        else if (outcome.ConflictingGroup is string other)
         {
             SendError(connection, request.Id, RelayErrorCodes.BadRequest, $"id '{request.Id}' was used for a send to group '{other}' within the idempotency window; use a new id for a new message");
         }

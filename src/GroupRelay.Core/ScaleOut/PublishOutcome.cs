@@ -13,4 +13,16 @@ namespace GroupRelay.ScaleOut;
 /// Set when the idempotency key was used before for another group: nothing was published, and the client gets
 /// <c>bad_request</c>. Null otherwise.
 /// </param>
-public readonly record struct PublishOutcome(long Seq, bool Duplicate = false, string? ConflictingGroup = null);
+/// <remarks>
+/// A backplane that cannot order the message now (its shared store is unreachable) sets <see cref="Unavailable"/>
+/// instead of numbering it itself, so the numbering of a group never forks between nodes.
+/// </remarks>
+public readonly record struct PublishOutcome(long Seq, bool Duplicate = false, string? ConflictingGroup = null)
+{
+    /// <summary>
+    /// True when the backplane could not order the message (for example Redis is unreachable): nothing was delivered,
+    /// <see cref="Seq"/> is 0, and the client gets the error <c>unavailable</c> and retries with the same <c>id</c>
+    /// (PROTOCOL.md section 4).
+    /// </summary>
+    public bool Unavailable { get; init; }
+}

@@ -68,6 +68,25 @@ public sealed class RelayLocalDelivery
         return DeliverMessageFrame(users, FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact), skipConnectionId, started);
     }
 
+    /// <summary>
+    /// Writes the <c>message</c> frame exactly as <see cref="DeliverMessage"/> does for the same arguments (the writer is
+    /// deterministic), so a backplane that retains the fields of a message rebuilds the delivered bytes for <c>history</c>
+    /// (PROTOCOL.md section 3: "each exactly as it was first delivered").
+    /// </summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="from">The sender.</param>
+    /// <param name="seq">The message's sequence number in the group's stream.</param>
+    /// <param name="timestamp">The <c>ts</c> in Unix milliseconds, as it was delivered.</param>
+    /// <param name="body">The body, valid JSON.</param>
+    /// <param name="bodyIsCompact">Whether the body can be copied as is (else it is compacted).</param>
+    /// <returns>The frame's UTF-8 bytes.</returns>
+    public static byte[] WriteMessageFrame(string groupId, string from, long seq, long timestamp, ReadOnlySpan<byte> body, bool bodyIsCompact)
+    {
+        ArgumentNullException.ThrowIfNull(groupId);
+        ArgumentNullException.ThrowIfNull(from);
+        return FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact);
+    }
+
     /// <summary>Queues a <c>message</c> frame already written (and retained) by the in-process stream owner.</summary>
     internal int DeliverMessageFrame(IReadOnlyList<string> users, byte[] frame, string? skipConnectionId, long started = 0)
     {

@@ -66,6 +66,13 @@ internal sealed class RedisKeys
     public RedisKey Epoch(string group) => StreamPrefix(group) + ":ep";
 
     /// <summary>
+    /// STREAM: the group's retained messages for <c>history</c>, entry id <c>{seq}-0</c>, fields <c>m</c> (the message's
+    /// framed tail, as the channel carries it) and <c>t</c> (its ts); capped with <c>MAXLEN ~</c> and expiring after the
+    /// retention age without messages. Deleted when the stream starts a new epoch.
+    /// </summary>
+    public RedisKey Stream(string group) => StreamPrefix(group) + ":s";
+
+    /// <summary>
     /// STRING, with the idempotency window as expiry: the seq the user's send with this <c>id</c> got in the group, in the
     /// group's slot so the duplicate check is atomic with the seq (<paramref name="streamPrefix"/> is <see cref="StreamPrefix"/>).
     /// </summary>

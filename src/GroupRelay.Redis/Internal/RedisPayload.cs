@@ -43,6 +43,22 @@ internal static class RedisPayload
         => WriteMessageTail(originNode, publishId, skipConnectionId, from, timestamp, compact, body, framed: true);
 
     /// <summary>
+    /// Reads one message tail (see <see cref="MessageTail"/>, without its length): the channel's batches and the group's
+    /// Redis Stream entries hold the same bytes, so a live delivery and a <c>history</c> replay read the same fields.
+    /// </summary>
+    /// <returns>The body.</returns>
+    public static ReadOnlySpan<byte> ReadMessageTail(ReadOnlySpan<byte> span, out ReadOnlySpan<byte> origin, out long publishId, out ReadOnlySpan<byte> skip, out string from, out long timestamp, out bool compact)
+    {
+        origin = ReadBytes(ref span);
+        publishId = ReadLong(ref span);
+        skip = ReadBytes(ref span);
+        from = ReadString(ref span)!;
+        timestamp = ReadLong(ref span);
+        compact = span[0] == 1;
+        return span[1..];
+    }
+
+    /// <summary>
     /// Reads a batch's header, <c>B{epoch}|{first seq}|{count}|</c> (written by the publish script, ASCII), and returns
     /// the framed tails after it (each read with <see cref="ReadBytes"/>).
     /// </summary>
@@ -149,7 +165,7 @@ internal static class RedisPayload
     /// The next length-prefixed field, without copying it: a string's UTF-8 bytes (a null string reads as empty), or the
     /// next message tail of a batch (after its count).
     /// </summary>
-    public static ReadOnlySpan<byte> ReadBytes(ref ReadOnlySpan<byte> span)
+    public static ReadOnlySpan<byte> ReadBytes(scoped ref ReadOnlySpan<byte> span)
     {
         int length = Math.Max(0, BinaryPrimitives.ReadInt32LittleEndian(span));
         ReadOnlySpan<byte> value = span.Slice(4, length);

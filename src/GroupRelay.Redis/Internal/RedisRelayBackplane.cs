@@ -8,7 +8,8 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// The <see cref="IRelayBackplane"/> over Redis, a thin entry: messages go to <see cref="RedisMessagePublisher"/> (epoch,
-/// idempotency keys, seq and PUBLISH in one script), stream positions to <see cref="RedisStreamPositions"/>, events to
+/// idempotency keys, seq and PUBLISH in one script), stream positions to <see cref="RedisStreamPositions"/>, <c>history</c> to <see cref="RedisGroupHistory"/> (the group's Redis
+/// Stream), events to
 /// <see cref="RedisAnnouncer"/>, run-time membership changes to <see cref="RedisMembershipChanges"/>. What arrives from
 /// Redis is delivered by <see cref="GroupMessageReceiver"/> and <see cref="RedisEventsChannel"/> through
 /// <see cref="NodeDelivery"/>, which holds this node's <see cref="RelayLocalDelivery"/>.
@@ -18,13 +19,15 @@ internal sealed class RedisRelayBackplane : IRelayBackplane
 {
     private readonly RedisMessagePublisher _publisher;
     private readonly RedisStreamPositions _positions;
+    private readonly RedisGroupHistory _history;
     private readonly RedisAnnouncer _announcer;
     private readonly RedisMembershipChanges _membership;
 
-    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisAnnouncer announcer, RedisMembershipChanges membership)
+    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisGroupHistory history, RedisAnnouncer announcer, RedisMembershipChanges membership)
     {
         _publisher = publisher;
         _positions = positions;
+        _history = history;
         _announcer = announcer;
         _membership = membership;
     }
@@ -35,17 +38,8 @@ internal sealed class RedisRelayBackplane : IRelayBackplane
     public ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
         => _positions.GetAsync(groupIds);
 
-    /// <summary>
-    /// The Redis backplane keeps each group's position (epoch, seq) in Redis but does not retain its messages yet (issue
-    /// 12, item 4: a Redis Stream per group), so <c>history</c> answers as with retention switched off: nothing is
-    /// replayed, and the reply is complete only when nothing was missed.
-    /// </summary>
-    public async ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
-    {
-        StreamPosition position = (await _positions.GetAsync(new[] { groupId }).ConfigureAwait(false))[0];
-        bool sameEpoch = epoch is null || string.Equals(epoch, position.Epoch, StringComparison.Ordinal);
-        return new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), position, Complete: sameEpoch && after >= position.Seq);
-    }
+    public ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
+        => _history.ReadAsync(groupId, after, epoch, limit);
 
     public void PublishMemberEvent(string groupId, string userId, bool joined) => _announcer.PublishMemberEvent(groupId, userId, joined);
 

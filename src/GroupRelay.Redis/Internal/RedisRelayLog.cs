@@ -45,4 +45,10 @@ internal static partial class RedisRelayLog
 
     [LoggerMessage(EventId = 312, Level = LogLevel.Debug, Message = "A group's stream moved from epoch {PreviousEpoch} to {Epoch} (its numbering restarted); sent reset to {Connections} connections here.")]
     public static partial void StreamReset(ILogger logger, string previousEpoch, string epoch, int connections);
+
+    [LoggerMessage(EventId = 313, Level = LogLevel.Debug, Message = "Catching up a group's stream after seq {After} (up to {UpTo}): a seq gap on its channel, or the subscription came back.")]
+    public static partial void CatchingUp(ILogger logger, long after, long upTo);
+
+    [LoggerMessage(EventId = 314, Level = LogLevel.Warning, Message = "A group's messages {From} to {To} were missed on its channel and are not in its stream (trimmed, expired, or Redis unreachable); clients see the gap and ask history.")]
+    public static partial void CatchUpMissing(ILogger logger, long from, long to);
 }

@@ -19,6 +19,7 @@ internal sealed class RedisRelayMetrics : IDisposable
     private readonly Counter<long> _ackTimeouts;
     private readonly Counter<long> _streamResets;
     private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _caughtUp;
 
     public RedisRelayMetrics(IMeterFactory? meterFactory)
     {
@@ -40,6 +41,7 @@ internal sealed class RedisRelayMetrics : IDisposable
         _outOfOrder = _meter.CreateCounter<long>("grouprelay.redis.out_of_order", "{message}", "Messages dropped because their seq was not above the last one delivered.");
         _ackTimeouts = _meter.CreateCounter<long>("grouprelay.redis.membership.ack_timeouts", "{change}", "Run-time membership changes whose nodes did not all acknowledge within EchoTimeout.");
         _streamResets = _meter.CreateCounter<long>("grouprelay.redis.stream.resets", "{reset}", "Group streams whose epoch changed under this node's open connections (each got a reset).");
+        _caughtUp = _meter.CreateCounter<long>("grouprelay.redis.stream.caught_up", "{message}", "Messages a node missed on a group's channel (a seq gap, or its subscription dropped), by outcome: read from the group's stream and delivered, or missing from it.");
         _duplicates = _meter.CreateCounter<long>("grouprelay.redis.idempotent_sends", "{message}", "Sends with an idempotency key that Redis did not publish, by outcome (duplicate, conflict).");
     }
 
@@ -62,6 +64,14 @@ internal sealed class RedisRelayMetrics : IDisposable
     public void MembershipAckTimedOut() => _ackTimeouts.Add(1);
 
     public void StreamReset() => _streamResets.Add(1);
+
+    public void CaughtUp(string outcome, long count)
+    {
+        if (count > 0)
+        {
+            _caughtUp.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
 
     public void NotPublished(string outcome) => _duplicates.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

@@ -9,17 +9,20 @@ namespace GroupRelay.Internal;
 internal static class RedisScripts
 {
     /// <summary>
-    /// KEYS[1] the group's seq, KEYS[2] its epoch, then for each message with an idempotency key its sent-id key (group
-    /// slot) and its used-id key (per user); ARGV[1] channel, ARGV[2] epoch candidate, ARGV[3] floor epoch and ARGV[4]
-    /// floor seq (the last this node delivered), ARGV[5] idempotency window (ms), ARGV[6] group, ARGV[7] how many
-    /// messages, then per message '1' or '0' (has a key) and its framed tail (see <see cref="RedisPayload.FramedMessageTail"/>).
+    /// KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream, then for each message with an idempotency
+    /// key its sent-id key (group slot) and its used-id key (per user); ARGV[1] channel, ARGV[2] epoch candidate, ARGV[3]
+    /// idempotency window (ms), ARGV[4] group, ARGV[5] how many messages, ARGV[6] messages retained per group (0: none),
+    /// ARGV[7] retention age (ms), then per message '1' or '0' (has a key), its framed tail (see
+    /// <see cref="RedisPayload.FramedMessageTail"/>) and its ts.
     /// <para>
     /// When the epoch or the seq is missing (first message, or the stream's state was lost) the candidate becomes the
-    /// epoch and the numbering restarts from 0. A message whose key was sent to this group inside the window is a
-    /// duplicate (its first seq, negated); one whose key went to another group is a conflict (that group); the others
-    /// take the next seqs, record their keys (SET with expiry) and are PUBLISHed as one batch
-    /// (<c>B{epoch}|{first seq}|{count}|</c>, then their framed tails), all in one atomic step, so the publication order on
-    /// the channel is the seq order. Returns {epoch, first seq, published count, one result per message}.
+    /// epoch, the numbering restarts from 0 and the old stream (if any) is deleted. A message whose key was sent to this
+    /// group inside the window is a duplicate (its first seq, negated); one whose key went to another group is a
+    /// conflict (that group); the others take the next seqs, record their keys (SET with expiry), are appended to the
+    /// stream (entry id <c>{seq}-0</c>, fields <c>m</c> the framed tail and <c>t</c> the ts; <c>MAXLEN ~</c> the retention,
+    /// expiry refreshed to the age) and are PUBLISHed as one batch (<c>B{epoch}|{first seq}|{count}|</c>, then their
+    /// framed tails), all in one atomic step, so publication order = seq order = stream order. Returns {epoch, first seq,
+    /// published count, one result per message}.
     /// </para>
     /// </summary>
     public const string PublishBatch = """
@@ -29,16 +32,17 @@ internal static class RedisScripts
           ep = ARGV[2]
           cur = 0
           redis.call('SET', KEYS[2], ep)
+          redis.call('DEL', KEYS[3])
         else
           cur = tonumber(cur)
-          if ep == ARGV[3] and cur < tonumber(ARGV[4]) then cur = tonumber(ARGV[4]) end
         end
-        local window, group, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
+        local window, group, n = ARGV[3], ARGV[4], tonumber(ARGV[5])
+        local keep, age = tonumber(ARGV[6]), ARGV[7]
         local results = {ep, cur + 1, 0}
         local tails = {}
-        local k = 3
+        local k = 4
         for i = 1, n do
-          local a = 8 + 2 * (i - 1)
+          local a = 8 + 3 * (i - 1)
           local r
           if ARGV[a] == '1' then
             local sent, used = KEYS[k], KEYS[k + 1]
@@ -57,20 +61,27 @@ internal static class RedisScripts
           else
             r = cur + #tails + 1
           end
-          if type(r) == 'number' and r > 0 then table.insert(tails, ARGV[a + 1]) end
+          if type(r) == 'number' and r > 0 then
+            table.insert(tails, ARGV[a + 1])
+            if keep > 0 then
+              redis.call('XADD', KEYS[3], 'MAXLEN', '~', keep, r .. '-0', 'm', ARGV[a + 1], 't', ARGV[a + 2])
+            end
+          end
           results[3 + i] = r
         end
         results[3] = #tails
         redis.call('SET', KEYS[1], cur + #tails)
         if #tails > 0 then
+          if keep > 0 then redis.call('PEXPIRE', KEYS[3], age) end
           redis.call('PUBLISH', ARGV[1], 'B' .. ep .. '|' .. (cur + 1) .. '|' .. #tails .. '|' .. table.concat(tails))
         end
         return results
         """;
 
     /// <summary>
-    /// KEYS[1] the group's seq, KEYS[2] its epoch; ARGV[1] epoch candidate. Returns {epoch, seq}; a stream with no state
-    /// (or half of it: a lost key) starts one with the candidate and seq 0, so the next caller sees the same position.
+    /// KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream; ARGV[1] epoch candidate. Returns {epoch, seq};
+    /// a stream with no state (or half of it: a lost key) starts one with the candidate and seq 0 (and an empty stream),
+    /// so the next caller sees the same position.
     /// </summary>
     public const string Position = """
         local ep = redis.call('GET', KEYS[2])
@@ -80,20 +91,54 @@ internal static class RedisScripts
           cur = 0
           redis.call('SET', KEYS[2], ep)
           redis.call('SET', KEYS[1], 0)
+          redis.call('DEL', KEYS[3])
         end
         return {ep, tonumber(cur)}
         """;
 
     /// <summary>
-    /// KEYS[1] the group's seq, KEYS[2] its epoch; ARGV[1] epoch, ARGV[2] floor. Raises the seq to at least the floor,
-    /// only while the stream is still in that epoch (what this node numbered itself while Redis was away, in that epoch).
+    /// <c>history</c> in one round trip. KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream; ARGV[1]
+    /// epoch candidate, ARGV[2] after, ARGV[3] limit, ARGV[4] messages retained per group, ARGV[5] the oldest ts still
+    /// retained (the reader's clock minus the age), ARGV[6] the client's epoch ('' for the current one).
+    /// <para>
+    /// Reads (or starts, as <see cref="Position"/> does) the position, then, in the same epoch only, the entries after
+    /// <c>after</c> with XRANGE: at most <c>limit</c>, only the latest <c>ARGV[4]</c> seqs (MAXLEN is approximate, this
+    /// makes the count exact), skipping the oldest entries whose ts is older than the age. Returns {epoch, seq, 1 when
+    /// the epoch matched else 0, then seq and framed tail of each entry, oldest first}.
+    /// </para>
     /// </summary>
-    public const string RaiseSeq = """
+    public const string ReadHistory = """
+        local ep = redis.call('GET', KEYS[2])
         local cur = redis.call('GET', KEYS[1])
-        if cur and redis.call('GET', KEYS[2]) == ARGV[1] and tonumber(cur) < tonumber(ARGV[2]) then
-          redis.call('SET', KEYS[1], ARGV[2])
+        if not ep or not cur then
+          ep = ARGV[1]
+          cur = 0
+          redis.call('SET', KEYS[2], ep)
+          redis.call('SET', KEYS[1], 0)
+          redis.call('DEL', KEYS[3])
         end
-        return 0
+        cur = tonumber(cur)
+        if ARGV[6] ~= '' and ARGV[6] ~= ep then return {ep, cur, 0} end
+        local out = {ep, cur, 1}
+        local after, limit, keep, oldest = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+        local from = math.max(after + 1, cur - keep + 1)
+        if keep <= 0 or from > cur then return out end
+        while true do
+          local entries = redis.call('XRANGE', KEYS[3], from .. '-0', cur .. '-0', 'COUNT', limit)
+          for _, e in ipairs(entries) do
+            local id, f = e[1], e[2]
+            local m, t
+            for j = 1, #f, 2 do
+              if f[j] == 'm' then m = f[j + 1] elseif f[j] == 't' then t = tonumber(f[j + 1]) end
+            end
+            if #out > 3 or t >= oldest then
+              table.insert(out, tonumber(string.match(id, '^(%d+)')))
+              table.insert(out, m)
+            end
+          end
+          if #out > 3 or #entries < limit then return out end
+          from = tonumber(string.match(entries[#entries][1], '^(%d+)')) + 1
+        end
         """;
 
     /// <summary>KEYS[1] node users, KEYS[2] online, KEYS[3] status; ARGV[1] user, ARGV[2] connections added. Returns the user's connections on all nodes.</summary>
@@ -202,7 +247,8 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] online, KEYS[2] group members, KEYS[3] nodes, KEYS[4] the group's seq, KEYS[5] its epoch; ARGV[1] prefix,
+    /// KEYS[1] online, KEYS[2] group members, KEYS[3] nodes, KEYS[4] the group's seq, KEYS[5] its epoch, KEYS[6] its Redis
+    /// Stream; ARGV[1] prefix,
     /// ARGV[2] user, ARGV[3] '1' to add or '0' to remove, ARGV[4] events channel, ARGV[5] the change's payload, ARGV[6]
     /// epoch candidate. Returns -1 (nothing published) when the user is offline, or already a member (add), or not a
     /// member (remove); otherwise PUBLISHes the change (an addition with the group's position appended as
@@ -225,6 +271,7 @@ internal static class RedisScripts
             cur = '0'
             redis.call('SET', KEYS[5], ep)
             redis.call('SET', KEYS[4], 0)
+            redis.call('DEL', KEYS[6])
           end
           payload = payload .. ep .. '|' .. cur
         end

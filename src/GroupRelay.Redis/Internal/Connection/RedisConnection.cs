@@ -125,8 +125,20 @@ internal sealed class RedisConnection : IDisposable
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) => ReportState(false, e.FailureType.ToString(), e.Exception);
 
+    /// <summary>
+    /// Raised when the subscription connection is back after it dropped (Redis restarted, a network blip, or the
+    /// connection was killed): what the group channels carried meanwhile was lost, and the receiver catches it up from
+    /// the streams. Raised on StackExchange.Redis's event thread; handlers must not block.
+    /// </summary>
+    public event Action? SubscriptionRestored;
+
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            SubscriptionRestored?.Invoke();
+        }
+
         if (_mux is { IsConnected: true })
         {
             ReportState(true, null, null);

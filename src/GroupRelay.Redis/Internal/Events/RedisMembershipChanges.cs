@@ -51,7 +51,7 @@ internal sealed class RedisMembershipChanges
                 (keys, userId, groupId, add, command),
                 static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(
                     RedisScripts.ChangeMembership,
-                    new[] { s.keys.Online, s.keys.Members(s.groupId), s.keys.Nodes, s.keys.Seq(s.groupId), s.keys.Epoch(s.groupId) },
+                    new[] { s.keys.Online, s.keys.Members(s.groupId), s.keys.Nodes, s.keys.Seq(s.groupId), s.keys.Epoch(s.groupId), s.keys.Stream(s.groupId) },
                     new RedisValue[] { s.keys.Prefix, s.userId, s.add ? "1" : "0", (string)s.keys.Events!, s.command, StreamEpochs.NewCandidate() })).ConfigureAwait(false);
             if (!ok)
             {

@@ -1,5 +1,4 @@
 using System;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -8,9 +7,10 @@ using StackExchange.Redis;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// The receive path of group channels: reads each batch of messages (<c>B{epoch}|{first seq}|{count}|</c>, then the
-/// messages) and each <c>joined</c>/<c>left</c> event, delivers them on this node through <see cref="NodeDelivery"/>,
-/// and releases the echo waits of this node's own messages.
+/// The receive path of group channels: hands each batch of messages (<c>B{epoch}|{first seq}|{count}|</c>, then the
+/// messages) to <see cref="GroupStreamCatchUp"/>, which delivers it in seq order and closes gaps from the group's
+/// stream, and delivers each <c>joined</c>/<c>left</c> event through <see cref="NodeDelivery"/>. When the subscription
+/// connection comes back after a drop, every group this node holds is caught up.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each subscription's queue calls its handler one message at a time, in publication
@@ -20,37 +20,45 @@ internal sealed class GroupMessageReceiver
 {
     private readonly GroupSubscriptions _subscriptions;
     private readonly NodeDelivery _delivery;
-    private readonly EchoTracker _echoes;
+    private readonly GroupStreamCatchUp _catchUp;
+    private readonly RedisConnection _connection;
     private readonly RedisRelayMetrics _metrics;
     private readonly ILogger _logger;
 
-    // The node id as the payloads carry it: a node recognises its own messages without decoding a string per message.
-    private readonly byte[] _nodeIdUtf8;
-
-    public GroupMessageReceiver(GroupSubscriptions subscriptions, NodeDelivery delivery, EchoTracker echoes, RedisKeys keys, RedisRelayMetrics metrics, ILogger logger)
+    public GroupMessageReceiver(GroupSubscriptions subscriptions, NodeDelivery delivery, GroupStreamCatchUp catchUp, RedisConnection connection, RedisRelayMetrics metrics, ILogger logger)
     {
         _subscriptions = subscriptions;
         _delivery = delivery;
-        _echoes = echoes;
+        _catchUp = catchUp;
+        _connection = connection;
         _metrics = metrics;
         _logger = logger;
-        _nodeIdUtf8 = Encoding.UTF8.GetBytes(keys.NodeId);
     }
 
     /// <summary>Starts handling every subscription as it is made, until <paramref name="stopping"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
+        _connection.SubscriptionRestored += _catchUp.CatchUpAll;
         try
         {
             await foreach (GroupChannelSubscription subscription in _subscriptions.Subscribed.ReadAllAsync(stopping).ConfigureAwait(false))
             {
                 string groupId = subscription.GroupId;
+                if (subscription.Fresh)
+                {
+                    _delivery.Unanchor(groupId);
+                }
+
                 NodeDelivery.GroupSequence sequence = _delivery.Sequence(groupId);
                 subscription.Queue.OnMessage(message => OnGroupMessage(groupId, sequence, message.Message));
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            _connection.SubscriptionRestored -= _catchUp.CatchUpAll;
         }
     }
 
@@ -66,12 +74,7 @@ internal sealed class GroupMessageReceiver
 
             if (payload[0] == RedisPayload.MessageBatch)
             {
-                ReadOnlySpan<byte> span = RedisPayload.ReadBatchHeader(payload, out string epoch, out long seq, out int count);
-                _metrics.Received("message", count);
-                for (int i = 0; i < count; i++, seq++)
-                {
-                    Deliver(groupId, sequence, epoch, seq, RedisPayload.ReadBytes(ref span));
-                }
+                _catchUp.OnBatch(groupId, sequence, payload);
             }
             else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
             {
@@ -84,27 +87,6 @@ internal sealed class GroupMessageReceiver
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             RedisRelayLog.ReceiveFailed(_logger, ex);
-        }
-    }
-
-    /// <summary>One message of a batch: delivered here (after a reset when its epoch is new here) unless its seq was already seen; completes its sender's echo wait.</summary>
-    private void Deliver(string groupId, NodeDelivery.GroupSequence sequence, string epoch, long seq, ReadOnlySpan<byte> span)
-    {
-        ReadOnlySpan<byte> origin = RedisPayload.ReadBytes(ref span);
-        long publishId = RedisPayload.ReadLong(ref span);
-        ReadOnlySpan<byte> skipBytes = RedisPayload.ReadBytes(ref span);
-        string from = RedisPayload.ReadString(ref span)!;
-        long timestamp = RedisPayload.ReadLong(ref span);
-        bool compact = span[0] == 1;
-        ReadOnlySpan<byte> body = span[1..];
-        bool mine = origin.SequenceEqual(_nodeIdUtf8);
-
-        // Only the sender's node leaves a connection out (echo: false), so only it decodes the connection id.
-        string? skip = mine && !skipBytes.IsEmpty ? Encoding.UTF8.GetString(skipBytes) : null;
-        _delivery.DeliverInOrder(groupId, sequence, epoch, seq, from, timestamp, body, compact, skip);
-        if (mine)
-        {
-            _echoes.Complete(publishId);
         }
     }
 }

@@ -99,7 +99,7 @@ internal sealed class GroupSubscriptions
         if (ok)
         {
             Volatile.Write(ref subscription.Queue, queue);
-            _subscribed.Writer.TryWrite(new GroupChannelSubscription(groupId, queue));
+            _subscribed.Writer.TryWrite(new GroupChannelSubscription(groupId, queue, Fresh: !resubscribe));
         }
     }
 

@@ -9,14 +9,14 @@ using Microsoft.Extensions.Logging;
 namespace GroupRelay.Internal;
 
 /// <summary>
-/// Delivery on this node of what Redis carries (or what the node sequences itself while Redis is away): each group's
-/// messages in strictly increasing seq within an epoch through <see cref="RelayLocalDelivery"/>, to the members this
+/// Delivery on this node of what Redis carries (live on the group's channel, or read back from its stream after a gap):
+/// each group's messages in strictly increasing seq within an epoch through <see cref="RelayLocalDelivery"/>, to the members this
 /// node holds, and a <c>reset</c> to them when the group's epoch changes, before the new epoch's first message.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each group has one <see cref="GroupSequence"/> whose lock spans "check the epoch, check
 /// or take the seq, queue to every local connection", so a group's frames (a reset included) enter every connection's
-/// queue in stream order whether they come from the subscription or from the local fallback; queuing never blocks, so
+/// queue in stream order whether they come from the subscription or from a catch-up read; queuing never blocks, so
 /// the lock is short.
 /// </remarks>
 internal sealed class NodeDelivery
@@ -42,34 +42,44 @@ internal sealed class NodeDelivery
 
     public long GetTimestamp() => _local.GetTimestamp();
 
+    /// <summary>Messages each group's Redis Stream retains (<see cref="GroupRelayOptions.HistoryMessagesPerGroup"/>; 0: none).</summary>
+    public int HistoryMessagesPerGroup => _local.Options.HistoryMessagesPerGroup;
+
+    /// <summary>How long a retained message is replayed (<see cref="GroupRelayOptions.HistoryMaxAge"/>).</summary>
+    public TimeSpan HistoryMaxAge => _local.Options.HistoryMaxAge;
+
+    /// <summary>A retained message's frame, byte for byte the one <see cref="DeliverInOrder"/> queued for it.</summary>
+    public static byte[] WriteMessageFrame(string groupId, string from, long seq, long timestamp, ReadOnlySpan<byte> body, bool compact)
+        => RelayLocalDelivery.WriteMessageFrame(groupId, from, seq, timestamp, body, compact);
+
     /// <summary>The group's sequence on this node (created on first use, kept for the node's life).</summary>
     public GroupSequence Sequence(string groupId) => _sequences.GetOrAdd(groupId, static _ => new GroupSequence());
 
-    /// <summary>The epoch and last seq this node delivered, per group that has an epoch here (for the resync's floors).</summary>
-    public List<(string Group, StreamPosition Position)> Positions()
+    /// <summary>The groups this node holds a member of, with their sequences (what a caught-up subscription may have missed).</summary>
+    public List<(string Group, GroupSequence Sequence)> HeldSequences()
     {
-        var positions = new List<(string, StreamPosition)>();
+        var held = new List<(string, GroupSequence)>();
         foreach ((string group, GroupSequence sequence) in _sequences)
         {
-            lock (sequence)
+            if (_directory.GetMembers(group).Count > 0)
             {
-                if (sequence.Epoch is string epoch)
-                {
-                    positions.Add((group, new StreamPosition(epoch, sequence.LastSeq)));
-                }
+                held.Add((group, sequence));
             }
         }
 
-        return positions;
+        return held;
     }
 
-    /// <summary>The epoch and last seq this node delivered for the group, or null when it knows no epoch of it.</summary>
-    public StreamPosition? Delivered(string groupId)
+    /// <summary>
+    /// The group's channel was subscribed afresh (its first local member): what this node delivered before says nothing
+    /// about what the new members are owed, so gaps are looked for again only once a message was delivered.
+    /// </summary>
+    public void Unanchor(string groupId)
     {
         GroupSequence sequence = Sequence(groupId);
         lock (sequence)
         {
-            return sequence.Epoch is string epoch ? new StreamPosition(epoch, sequence.LastSeq) : null;
+            sequence.Anchored = false;
         }
     }
 
@@ -95,24 +105,8 @@ internal sealed class NodeDelivery
             }
 
             Volatile.Write(ref sequence.LastSeqField, seq);
+            sequence.Anchored = true;
             _local.DeliverMessage(_directory.GetMembers(groupId), groupId, from, seq, timestamp, body, compact, skip);
-        }
-    }
-
-    /// <summary>
-    /// Redis is away: takes the next seq on this node (continuing from the last it saw, in the epoch it knows, or in a
-    /// node-local epoch when it knows none) and delivers here only.
-    /// </summary>
-    public long DeliverNext(string groupId, OutgoingMessage message, ReadOnlySpan<byte> body)
-    {
-        GroupSequence sequence = Sequence(groupId);
-        lock (sequence)
-        {
-            sequence.Epoch ??= StreamEpochs.NewCandidate();
-            long seq = sequence.LastSeq + 1;
-            Volatile.Write(ref sequence.LastSeqField, seq);
-            _local.DeliverMessage(_directory.GetMembers(groupId), groupId, message.From, seq, message.Timestamp, body, message.Compact, message.Skip);
-            return seq;
         }
     }
 
@@ -161,9 +155,17 @@ internal sealed class NodeDelivery
         return _local.ApplyMembershipChangeAsync(userId, groupId, add, position, cancellationToken);
     }
 
-    /// <summary>The group's stream restarted under <paramref name="epoch"/>: reset the local members (if they knew another epoch) and the numbering.</summary>
-    private void EnterEpoch(string groupId, GroupSequence sequence, string epoch)
+    /// <summary>
+    /// The group's stream restarted under <paramref name="epoch"/>: reset the local members (if they knew another epoch)
+    /// and the numbering. Call holding the sequence's lock; nothing happens when the epoch is the one known.
+    /// </summary>
+    public void EnterEpoch(string groupId, GroupSequence sequence, string epoch)
     {
+        if (string.Equals(sequence.Epoch, epoch, StringComparison.Ordinal))
+        {
+            return;
+        }
+
         string? previous = sequence.Epoch;
         sequence.Epoch = epoch;
         Volatile.Write(ref sequence.LastSeqField, 0);
@@ -183,7 +185,19 @@ internal sealed class NodeDelivery
         /// <summary>The epoch this node delivered last, or null before it knows one; guarded by this object's monitor.</summary>
         public string? Epoch;
 
-        /// <summary>Readable without the lock (the publish script's floor).</summary>
+        /// <summary>
+        /// Whether <see cref="LastSeq"/> is where this node's local members stand: set by a delivery, cleared when the
+        /// channel is subscribed afresh. Only then is a batch beyond <c>LastSeq + 1</c> a gap to catch up.
+        /// </summary>
+        public bool Anchored;
+
+        /// <summary>
+        /// Batches held, in channel order, while a catch-up read of the group's stream is under way (null otherwise); see
+        /// <see cref="GroupStreamCatchUp"/>.
+        /// </summary>
+        public Queue<byte[]>? Held;
+
+        /// <summary>Readable without the lock.</summary>
         public long LastSeq => Volatile.Read(ref LastSeqField);
     }
 }

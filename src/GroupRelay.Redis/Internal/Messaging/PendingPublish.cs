@@ -9,7 +9,7 @@ namespace GroupRelay.Internal;
 /// <summary>
 /// A message waiting to be published. <see cref="Done"/> completes with its outcome once the seq is known and, when the
 /// sender waits for its echo, the echo was delivered (or given up on): whichever comes last completes it. A message
-/// that Redis did not publish (a repeated idempotency key, or one used for another group) completes at once with
+/// that Redis did not publish (a repeated idempotency key, one used for another group, or Redis unavailable) completes at once with
 /// <see cref="Settle"/>: there is no echo to wait for.
 /// </summary>
 /// <remarks>
@@ -27,11 +27,12 @@ internal sealed class PendingPublish(long publishId, byte[] tail, int bodyLength
     /// <summary>The message as a batch holds it, length first (see <see cref="RedisPayload.FramedMessageTail"/>).</summary>
     public byte[] Tail { get; } = tail;
 
+    /// <summary>The body, the tail's last bytes.</summary>
     public ReadOnlySpan<byte> Body => Tail.AsSpan(Tail.Length - bodyLength);
 
     public long PublishId { get; } = publishId;
 
-    /// <summary>What the local fallback needs to deliver the message without Redis.</summary>
+    /// <summary>The message's fields besides its body (its ts is also stored with its stream entry, for the age bound).</summary>
     public OutgoingMessage Message { get; } = message;
 
     /// <summary>

@@ -5,15 +5,15 @@ using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
 using StackExchange.Redis;
-using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
 /// Publishes this node's group messages: one publish script per group in flight at a time (epoch checked, idempotency
-/// keys checked and recorded, seqs taken and the published messages PUBLISHed in one atomic step); what arrives meanwhile
+/// keys checked and recorded, seqs taken, the published messages appended to the group's Redis Stream and PUBLISHed in one
+/// atomic step); what arrives meanwhile
 /// waits in call order and goes out together in the next script, at most <see cref="MaxBatch"/> at a time. While Redis
-/// is away, a batch is sequenced and delivered on this node only.
+/// is away, a batch is refused (<see cref="PublishOutcome.Unavailable"/>): only Redis numbers a group's messages.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each group's queue has a lock held only to append a message or take a batch, and a
@@ -138,13 +138,13 @@ internal sealed class RedisMessagePublisher
                 return;
             }
 
-            // Redis is away: deliver here, in order, and release each sender's echo wait (the echo was just queued).
-            // No idempotency key can be checked across nodes meanwhile: a repeat is delivered again (docs/scaling.md).
+            // Redis is away (or did not answer in time): nothing is numbered here, so the numbering never forks between
+            // nodes; each sender gets `unavailable` and retries with the same id. A script that did run after all (a
+            // reply that timed out) makes that retry a duplicate with the first seq (docs/scaling.md, "Losing Redis").
             foreach (PendingPublish message in batch)
             {
-                long seq = _delivery.DeliverNext(groupId, message.Message, message.Body);
-                _echoes.Complete(message.PublishId);
-                message.SeqKnown(seq);
+                _echoes.Forget(message.PublishId);
+                message.Settle(new PublishOutcome(0) { Unavailable = true });
             }
         }
         catch (Exception ex)
@@ -189,7 +189,7 @@ internal sealed class RedisMessagePublisher
 
     private static RedisKey[] ScriptKeys(GroupQueue queue, List<PendingPublish> batch)
     {
-        var keys = new List<RedisKey>(2 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey };
+        var keys = new List<RedisKey>(3 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey, queue.StreamKey };
         foreach (PendingPublish message in batch)
         {
             if (message.IdempotencyKeys is (RedisKey sent, RedisKey used))
@@ -204,21 +204,19 @@ internal sealed class RedisMessagePublisher
 
     private RedisValue[] ScriptArguments(GroupQueue queue, List<PendingPublish> batch)
     {
-        // The floor is the last seq this node delivered in the epoch it knows: what it numbered itself while Redis was
-        // away stays below what Redis gives next, as long as Redis kept that epoch (NodeResync raises it too).
-        StreamPosition? floor = _delivery.Delivered(queue.GroupId);
-        var args = new RedisValue[7 + (2 * batch.Count)];
+        var args = new RedisValue[7 + (3 * batch.Count)];
         args[0] = queue.ChannelName;
         args[1] = StreamEpochs.NewCandidate();
-        args[2] = floor?.Epoch ?? string.Empty;
-        args[3] = floor?.Seq ?? 0;
-        args[4] = (long)_delivery.IdempotencyWindow.TotalMilliseconds;
-        args[5] = queue.GroupId;
-        args[6] = batch.Count;
+        args[2] = (long)_delivery.IdempotencyWindow.TotalMilliseconds;
+        args[3] = queue.GroupId;
+        args[4] = batch.Count;
+        args[5] = _delivery.HistoryMessagesPerGroup;
+        args[6] = (long)_delivery.HistoryMaxAge.TotalMilliseconds;
         for (int i = 0; i < batch.Count; i++)
         {
-            args[7 + (2 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
-            args[8 + (2 * i)] = batch[i].Tail;
+            args[7 + (3 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
+            args[8 + (3 * i)] = batch[i].Tail;
+            args[9 + (3 * i)] = batch[i].Message.Timestamp;
         }
 
         return args;
@@ -235,6 +233,8 @@ internal sealed class RedisMessagePublisher
         public RedisKey SeqKey { get; } = keys.Seq(groupId);
 
         public RedisKey EpochKey { get; } = keys.Epoch(groupId);
+
+        public RedisKey StreamKey { get; } = keys.Stream(groupId);
 
         public string ChannelName { get; } = (string)keys.GroupChannel(groupId)!;
 

@@ -46,7 +46,7 @@ internal sealed class RedisStreamPositions
             for (int i = 0; i < reads.Length; i++)
             {
                 string group = s.Groups[i];
-                reads[i] = db.ScriptEvaluateAsync(RedisScripts.Position, new[] { s.Keys.Seq(group), s.Keys.Epoch(group) }, new RedisValue[] { StreamEpochs.NewCandidate() });
+                reads[i] = db.ScriptEvaluateAsync(RedisScripts.Position, new[] { s.Keys.Seq(group), s.Keys.Epoch(group), s.Keys.Stream(group) }, new RedisValue[] { StreamEpochs.NewCandidate() });
             }
 
             return Task.WhenAll(reads);

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
 using StackExchange.Redis;
-using StreamPosition = GroupRelay.ScaleOut.StreamPosition;
 
 namespace GroupRelay.Internal;
 
@@ -20,14 +19,12 @@ internal sealed class RedisNodeEntries
     private readonly RedisConnection _connection;
     private readonly InMemoryPresenceRegistry _presence;
     private readonly InMemoryGroupDirectory _directory;
-    private readonly NodeDelivery _delivery;
 
-    public RedisNodeEntries(RedisConnection connection, InMemoryPresenceRegistry presence, InMemoryGroupDirectory directory, NodeDelivery delivery)
+    public RedisNodeEntries(RedisConnection connection, InMemoryPresenceRegistry presence, InMemoryGroupDirectory directory)
     {
         _connection = connection;
         _presence = presence;
         _directory = directory;
-        _delivery = delivery;
     }
 
     /// <summary>Removes a node's contributions; <paramref name="mode"/> is <c>reap</c> (a dead node: only the first caller does it) or <c>self</c>.</summary>
@@ -81,16 +78,6 @@ internal sealed class RedisNodeEntries
             foreach (string user in _directory.GetMembers(group))
             {
                 writes.Add(db.ScriptEvaluateAsync(RedisScripts.AddMember, new[] { keys.NodeMemberships, keys.Members(group) }, new RedisValue[] { RedisKeys.Pair(group, user), user }));
-            }
-        }
-
-        // What this node numbered itself while Redis was away stays below what Redis gives next, if Redis kept the
-        // epoch; a stream Redis lost starts a new epoch with its next message instead (and every node sends reset).
-        foreach ((string group, StreamPosition position) in _delivery.Positions())
-        {
-            if (position.Seq > 0)
-            {
-                writes.Add(db.ScriptEvaluateAsync(RedisScripts.RaiseSeq, new[] { keys.Seq(group), keys.Epoch(group) }, new RedisValue[] { position.Epoch, position.Seq }));
             }
         }
 
