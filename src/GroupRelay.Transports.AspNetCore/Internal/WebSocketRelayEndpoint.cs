@@ -1,17 +1,13 @@
 using System;
-using System.Buffers;
 using System.IO;
 using System.Linq;
 using System.Net.WebSockets;
-using System.Numerics;
 using System.Security.Claims;
-using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.Transports;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
