@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Diagnostics;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
@@ -56,7 +55,9 @@ internal sealed class OutboundQueue
     private int _state;
     private long _queued;
 
-    // Stopwatch timestamp of the send the writer is inside, or 0 between sends: how long the reader has been stuck.
+    // Environment.TickCount64 when the writer entered the send it is inside, or 0 between sends: how long the reader
+    // has been stuck. Milliseconds are plenty for a timeout of seconds, and the tick count is the cheapest clock there
+    // is: it is read once per send of every connection, on the fan-out path.
     private long _sendStarted;
     private int _closeCode;
     private string _closeReason = string.Empty;
@@ -145,16 +146,29 @@ internal sealed class OutboundQueue
     private bool WriterStuck()
     {
         long started = Volatile.Read(ref _sendStarted);
-        return started != 0 && Stopwatch.GetElapsedTime(started) >= _options.SlowConsumerTimeout;
+        return started != 0 && Environment.TickCount64 - started >= (long)_options.SlowConsumerTimeout.TotalMilliseconds;
     }
 
-    // Around every send of the writer loop (once per coalesced frame, not per delivery): what WriterStuck reads.
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken abort)
+    // Around every send of the writer loop (once per coalesced frame, not per delivery): what WriterStuck reads. Not an
+    // async method of its own, so a send that completes at once (the common case) costs no extra state machine.
+    private ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken abort)
     {
-        Volatile.Write(ref _sendStarted, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _sendStarted, Math.Max(1, Environment.TickCount64));
+        ValueTask sending = _socket.SendAsync(frame, abort);
+        if (sending.IsCompletedSuccessfully)
+        {
+            Volatile.Write(ref _sendStarted, 0);
+            return ValueTask.CompletedTask;
+        }
+
+        return AwaitSendAsync(sending);
+    }
+
+    private async ValueTask AwaitSendAsync(ValueTask sending)
+    {
         try
         {
-            await _socket.SendAsync(frame, abort).ConfigureAwait(false);
+            await sending.ConfigureAwait(false);
         }
         finally
         {
