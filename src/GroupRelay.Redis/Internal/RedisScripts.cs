@@ -79,11 +79,11 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream; ARGV[1] epoch candidate. Returns {epoch, seq};
-    /// a stream with no state (or half of it: a lost key) starts one with the candidate and seq 0 (and an empty stream),
-    /// so the next caller sees the same position.
+    /// The start of <see cref="Position"/> and <see cref="ReadHistory"/> (same KEYS and ARGV[1]): reads the group's epoch
+    /// and seq into <c>ep</c> and <c>cur</c>, or, when the stream has no state (or half of it: a lost key), starts one with
+    /// the candidate epoch, seq 0 and an empty Redis Stream. Ends with a line feed, so a script can follow it.
     /// </summary>
-    public const string Position = """
+    private const string LoadOrStartStream = """
         local ep = redis.call('GET', KEYS[2])
         local cur = redis.call('GET', KEYS[1])
         if not ep or not cur then
@@ -93,6 +93,15 @@ internal static class RedisScripts
           redis.call('SET', KEYS[1], 0)
           redis.call('DEL', KEYS[3])
         end
+
+        """;
+
+    /// <summary>
+    /// KEYS[1] the group's seq, KEYS[2] its epoch, KEYS[3] its Redis Stream; ARGV[1] epoch candidate. Returns {epoch, seq};
+    /// a stream with no state (or half of it: a lost key) starts one with the candidate and seq 0 (and an empty stream),
+    /// so the next caller sees the same position.
+    /// </summary>
+    public const string Position = LoadOrStartStream + """
         return {ep, tonumber(cur)}
         """;
 
@@ -107,16 +116,7 @@ internal static class RedisScripts
     /// the epoch matched else 0, then seq and framed tail of each entry, oldest first}.
     /// </para>
     /// </summary>
-    public const string ReadHistory = """
-        local ep = redis.call('GET', KEYS[2])
-        local cur = redis.call('GET', KEYS[1])
-        if not ep or not cur then
-          ep = ARGV[1]
-          cur = 0
-          redis.call('SET', KEYS[2], ep)
-          redis.call('SET', KEYS[1], 0)
-          redis.call('DEL', KEYS[3])
-        end
+    public const string ReadHistory = LoadOrStartStream + """
         cur = tonumber(cur)
         if ARGV[6] ~= '' and ARGV[6] ~= ep then return {ep, cur, 0} end
         local out = {ep, cur, 1}
