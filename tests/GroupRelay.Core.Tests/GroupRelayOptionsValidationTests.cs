@@ -60,6 +60,9 @@ public sealed class GroupRelayOptionsValidationTests
         { "KeepAliveTimeout=Infinite", "KeepAliveTimeout" },
         { "KeepAliveTimeout=2h", "KeepAliveTimeout" },
         { "MaxWatchPerRequest>MaxWatchedUsers", "MaxWatchPerRequest" },
+        { "MessageFilterTimeout=0", "MessageFilterTimeout" },
+        { "MessageFilterTimeout=Infinite", "MessageFilterTimeout" },
+        { "MessageObserverQueueCapacity=0", "MessageObserverQueueCapacity" },
     };
 
     private static void Apply(string bad, GroupRelayOptions o)
@@ -96,6 +99,9 @@ public sealed class GroupRelayOptionsValidationTests
             case "KeepAliveTimeout=-1s": o.KeepAliveTimeout = TimeSpan.FromSeconds(-1); break;
             case "KeepAliveTimeout=Infinite": o.KeepAliveTimeout = Timeout.InfiniteTimeSpan; break;
             case "KeepAliveTimeout=2h": o.KeepAliveTimeout = TimeSpan.FromHours(2); break;
+            case "MessageFilterTimeout=0": o.MessageFilterTimeout = TimeSpan.Zero; break;
+            case "MessageFilterTimeout=Infinite": o.MessageFilterTimeout = Timeout.InfiniteTimeSpan; break;
+            case "MessageObserverQueueCapacity=0": o.MessageObserverQueueCapacity = 0; break;
             case "MaxWatchPerRequest>MaxWatchedUsers":
                 o.MaxWatchPerRequest = 2000;
                 o.MaxWatchedUsers = 1000;

@@ -33,6 +33,12 @@ public abstract class RelayServerHarness : IAsyncDisposable
     /// </summary>
     public TestMembershipSource MembershipSource { get; }
 
+    /// <summary>
+    /// More registrations for the relay (message filters, observers), applied by <see cref="AddTestServices"/> on every
+    /// node the harness starts; set before <c>StartAsync</c>.
+    /// </summary>
+    public Action<IGroupRelayBuilder>? ConfigureRelay { get; set; }
+
     private readonly ConcurrentDictionary<string, TimeSpan> _registrationDelays = new(StringComparer.Ordinal);
 
     /// <summary>Makes the registration of <paramref name="userId"/>'s connections in the online list take <paramref name="delay"/> (see <see cref="AddTestServices"/>).</summary>
@@ -46,6 +52,7 @@ public abstract class RelayServerHarness : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddMembershipSource(MembershipSource);
+        ConfigureRelay?.Invoke(builder);
         ServiceDescriptor registry = builder.Services.Last(d => d.ServiceType == typeof(IPresenceRegistry));
         builder.Services.Replace(ServiceDescriptor.Singleton<IPresenceRegistry>(sp => new SlowRegistrationPresenceRegistry(Resolve(sp, registry), _registrationDelays)));
         return builder;

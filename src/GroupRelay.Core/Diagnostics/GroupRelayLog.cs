@@ -65,4 +65,13 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Connection {ConnectionId} of user {UserId} did not answer a keep-alive ping within {Interval} + {Timeout}; it was dropped as dead.")]
     public static partial void KeepAliveTimedOut(ILogger logger, string connectionId, string userId, TimeSpan interval, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Error, Message = "A message filter failed on a send of user {UserId} (connection {ConnectionId}) to group {GroupId}; the sender got 'internal' and nothing was delivered.")]
+    public static partial void MessageFilterFailed(ILogger logger, string userId, string connectionId, string groupId, Exception exception);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Error, Message = "The message observer {Observer} failed on message {Seq} of group {GroupId}; the next message is observed as usual.")]
+    public static partial void MessageObserverFailed(ILogger logger, string observer, long seq, string groupId, Exception exception);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "The message observers' queue is full (MessageObserverQueueCapacity = {Capacity}); {Dropped} accepted messages were delivered but not observed since the last such line. The observers are slower than the traffic.")]
+    public static partial void MessageObserverQueueFull(ILogger logger, int capacity, long dropped);
 }

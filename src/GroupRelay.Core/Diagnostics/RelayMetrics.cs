@@ -19,6 +19,7 @@ internal sealed class RelayMetrics : IDisposable
     private readonly Counter<long> _closes;
     private readonly Counter<long> _messages;
     private readonly Counter<long> _deliveries;
+    private readonly Counter<long> _observerFailures;
     private readonly Counter<long> _drops;
     private readonly Counter<long> _requestErrors;
     private readonly Histogram<double> _fanoutDuration;
@@ -43,6 +44,7 @@ internal sealed class RelayMetrics : IDisposable
         _drops = _meter.CreateCounter<long>("grouprelay.drops", "{frame}", "Frames or requests dropped, by reason.");
         _requestErrors = _meter.CreateCounter<long>("grouprelay.request.errors", "{request}", "Requests answered with an error frame, by code.");
         _keepAliveTimeouts = _meter.CreateCounter<long>("grouprelay.keepalive.timeouts", "{connection}", "Connections dropped because the peer did not answer a keep-alive ping within KeepAliveInterval + KeepAliveTimeout.");
+        _observerFailures = _meter.CreateCounter<long>("grouprelay.observer.failures", "{call}", "Calls of a message observer that threw (the message was delivered; the observer missed it).");
         _fanoutDuration = _meter.CreateHistogram<double>("grouprelay.fanout.duration", "s", "Time to write a message's frame and queue it to every target connection of this node.");
     }
 
@@ -66,6 +68,8 @@ internal sealed class RelayMetrics : IDisposable
 
     public void KeepAliveTimedOut() => _keepAliveTimeouts.Add(1);
 
+    public void ObserverFailed() => _observerFailures.Add(1);
+
     public void Dropped(string reason) => _drops.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RequestError(string code) => _requestErrors.Add(1, new KeyValuePair<string, object?>("code", code));
@@ -85,4 +89,7 @@ internal static class DropReasons
     public const string SlowConsumer = "slow_consumer";
     public const string ConnectionClosing = "connection_closing";
     public const string RateLimited = "rate_limited";
+
+    /// <summary>An accepted message that found the message observers' queue full: delivered, not observed.</summary>
+    public const string ObserverQueueFull = "observer_queue_full";
 }

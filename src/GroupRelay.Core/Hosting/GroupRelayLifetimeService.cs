@@ -17,9 +17,14 @@ namespace GroupRelay.Internal;
 internal sealed class GroupRelayLifetimeService : IHostedLifecycleService
 {
     private readonly RelayConnectionHandler _handler;
+    private readonly MessageObservers _observers;
 
     // Resolving the handler builds the whole relay, so a missing membership source fails the host's start.
-    public GroupRelayLifetimeService(RelayConnectionHandler handler) => _handler = handler;
+    public GroupRelayLifetimeService(RelayConnectionHandler handler, MessageObservers observers)
+    {
+        _handler = handler;
+        _observers = observers;
+    }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -29,8 +34,13 @@ internal sealed class GroupRelayLifetimeService : IHostedLifecycleService
 
     public Task StoppingAsync(CancellationToken cancellationToken) => CloseAllAsync(cancellationToken);
 
-    // Also here, for connections accepted while the others stopped.
-    public Task StopAsync(CancellationToken cancellationToken) => CloseAllAsync(cancellationToken);
+    // Also here, for connections accepted while the others stopped; then the observers get what is left of the
+    // shutdown timeout to observe the messages already accepted.
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await CloseAllAsync(cancellationToken).ConfigureAwait(false);
+        await _observers.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -111,6 +111,26 @@ public sealed class GroupRelayOptions
     public TimeSpan PresencePolicyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long each <see cref="IMessageFilter"/> may take on one <c>send</c>. Default 5 s; more than zero, at most an hour.
+    /// </summary>
+    /// <remarks>
+    /// At the timeout the filter's token is cancelled and the relay stops waiting, whether or not the filter honours the
+    /// token: the sender gets <c>internal</c>, nothing is delivered, and a log line (event 21) says which filter.
+    /// </remarks>
+    public TimeSpan MessageFilterTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Accepted messages that may wait for the <see cref="IMessageObserver"/>s. Default 10,000; 1 to 10,000,000. Only
+    /// used when an observer is registered.
+    /// </summary>
+    /// <remarks>
+    /// A message that finds the queue full is delivered but not observed: it is counted in
+    /// <c>grouprelay.drops{reason="observer_queue_full"}</c> and logged (event 23, at most once a second). Memory: the
+    /// queue holds each message's body (a copy) and about 100 bytes more.
+    /// </remarks>
+    public int MessageObserverQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>
     /// How long a closing connection may take to flush and finish the close handshake before its socket is aborted;
     /// also how long shutdown waits for clients. Default 5 s.
     /// </summary>

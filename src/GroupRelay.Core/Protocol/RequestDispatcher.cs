@@ -26,16 +26,18 @@ internal sealed class RequestDispatcher
 
     private readonly RequestParser _parser;
     private readonly MessageRouter _router;
+    private readonly MessageFilters _filters;
     private readonly PresenceWatchers _watchers;
     private readonly PresenceStatus _status;
     private readonly RelayMetrics _metrics;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
 
-    public RequestDispatcher(MessageRouter router, PresenceWatchers watchers, PresenceStatus status, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    public RequestDispatcher(MessageRouter router, MessageFilters filters, PresenceWatchers watchers, PresenceStatus status, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
     {
         _parser = new RequestParser(options);
         _router = router;
+        _filters = filters;
         _watchers = watchers;
         _status = status;
         _metrics = metrics;
@@ -118,16 +120,40 @@ internal sealed class RequestDispatcher
         RelayConnection connection = session.Connection;
         if (!await _router.IsMemberAsync(request.Group!, connection.UserId, cancellationToken).ConfigureAwait(false))
         {
-            if (session.PendingSends is Task pending)
-            {
-                await pending.ConfigureAwait(false);
-            }
-
+            await AnsweredBeforeAsync(session).ConfigureAwait(false);
             NotMember(connection, request);
             return;
         }
 
-        ValueTask<PublishOutcome> publishing = _router.PublishAsync(request.Group!, connection.UserId, request.Body, request.BodyIsCompact, connection, request.Echo, request.Id, cancellationToken);
+        ReadOnlyMemory<byte> body = request.Body;
+        bool bodyIsCompact = request.BodyIsCompact;
+        if (_filters.Any)
+        {
+            MessageFilters.Verdict verdict;
+            try
+            {
+                verdict = await _filters.RunAsync(connection, request.Group!, body, bodyIsCompact, request.Id, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MessageFilterException ex)
+            {
+                await AnsweredBeforeAsync(session).ConfigureAwait(false);
+                GroupRelayLog.MessageFilterFailed(_logger, connection.UserId, connection.ConnectionId, request.Group!, ex);
+                SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
+                return;
+            }
+
+            if (verdict.Refusal is string reason)
+            {
+                await AnsweredBeforeAsync(session).ConfigureAwait(false);
+                SendError(connection, request.Id, RelayErrorCodes.Forbidden, reason);
+                return;
+            }
+
+            body = verdict.Body;
+            bodyIsCompact = verdict.BodyIsCompact;
+        }
+
+        ValueTask<PublishOutcome> publishing = _router.PublishAsync(request.Group!, connection.UserId, body, bodyIsCompact, connection, request.Echo, request.Id, cancellationToken);
         Task? previous = session.PendingSends;
         if (previous is null && publishing.IsCompletedSuccessfully)
         {
@@ -142,6 +168,15 @@ internal sealed class RequestDispatcher
         if (Volatile.Read(ref session.PipelinedSends) >= MaxPipelinedSends)
         {
             await answered.ConfigureAwait(false);
+        }
+    }
+
+    // An answer that is not an ack still keeps request order: it waits for the sends in flight before it.
+    private static async ValueTask AnsweredBeforeAsync(RelaySession session)
+    {
+        if (session.PendingSends is Task pending)
+        {
+            await pending.ConfigureAwait(false);
         }
     }
 

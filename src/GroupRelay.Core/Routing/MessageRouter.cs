@@ -19,11 +19,13 @@ internal sealed class MessageRouter
     private readonly IGroupDirectory _directory;
     private readonly IRelayBackplane _backplane;
     private readonly RelayMetrics _metrics;
+    private readonly MessageObservers _observers;
 
-    public MessageRouter(IGroupDirectory directory, IRelayBackplane backplane, RelayMetrics metrics)
+    public MessageRouter(IGroupDirectory directory, IRelayBackplane backplane, MessageObservers observers, RelayMetrics metrics)
     {
         _directory = directory;
         _backplane = backplane;
+        _observers = observers;
         _metrics = metrics;
     }
 
@@ -47,6 +49,48 @@ internal sealed class MessageRouter
     public ValueTask<PublishOutcome> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken)
     {
         _metrics.MessagePublished();
-        return _backplane.PublishMessageAsync(groupId, from, body, bodyIsCompact, sender, echo, idempotencyKey, cancellationToken);
+        ValueTask<PublishOutcome> publishing = _backplane.PublishMessageAsync(groupId, from, body, bodyIsCompact, sender, echo, idempotencyKey, cancellationToken);
+        if (!_observers.Any)
+        {
+            return publishing;
+        }
+
+        // The observers get a copy taken now: the caller's buffer holds the next frame once this returns.
+        var accepted = new AcceptedMessage(groupId, from, 0, CompactCopy(body, bodyIsCompact), sender?.ConnectionId, idempotencyKey);
+        if (publishing.IsCompletedSuccessfully)
+        {
+            Observe(publishing.Result, accepted);
+            return publishing;
+        }
+
+        return ObserveWhenPublishedAsync(publishing, accepted);
+    }
+
+    private async ValueTask<PublishOutcome> ObserveWhenPublishedAsync(ValueTask<PublishOutcome> publishing, AcceptedMessage accepted)
+    {
+        PublishOutcome outcome = await publishing.ConfigureAwait(false);
+        Observe(outcome, accepted);
+        return outcome;
+    }
+
+    // Only a message this call put into the stream: not a repeated idempotency key, not a refused one.
+    private void Observe(PublishOutcome outcome, AcceptedMessage accepted)
+    {
+        if (!outcome.Duplicate && !outcome.Unavailable && outcome.ConflictingGroup is null)
+        {
+            _observers.Accepted(accepted with { Seq = outcome.Seq });
+        }
+    }
+
+    private static byte[] CompactCopy(ReadOnlyMemory<byte> body, bool bodyIsCompact)
+    {
+        if (bodyIsCompact)
+        {
+            return body.ToArray();
+        }
+
+        byte[] compact = new byte[JsonCompactor.CompactLength(body.Span)];
+        JsonCompactor.Compact(body.Span, compact);
+        return compact;
     }
 }
