@@ -60,6 +60,9 @@ public sealed class GroupRelayOptionsValidationTests
         { "KeepAliveTimeout=Infinite", "KeepAliveTimeout" },
         { "KeepAliveTimeout=2h", "KeepAliveTimeout" },
         { "MaxWatchPerRequest>MaxWatchedUsers", "MaxWatchPerRequest" },
+        { "MaxGroupsPerUser=0", "MaxGroupsPerUser" },
+        { "PresenceGracePeriod=-1s", "PresenceGracePeriod" },
+        { "PresenceGracePeriod=2h", "PresenceGracePeriod" },
         { "MessageFilterTimeout=0", "MessageFilterTimeout" },
         { "MessageFilterTimeout=Infinite", "MessageFilterTimeout" },
         { "MessageObserverQueueCapacity=0", "MessageObserverQueueCapacity" },
@@ -99,6 +102,9 @@ public sealed class GroupRelayOptionsValidationTests
             case "KeepAliveTimeout=-1s": o.KeepAliveTimeout = TimeSpan.FromSeconds(-1); break;
             case "KeepAliveTimeout=Infinite": o.KeepAliveTimeout = Timeout.InfiniteTimeSpan; break;
             case "KeepAliveTimeout=2h": o.KeepAliveTimeout = TimeSpan.FromHours(2); break;
+            case "MaxGroupsPerUser=0": o.MaxGroupsPerUser = 0; break;
+            case "PresenceGracePeriod=-1s": o.PresenceGracePeriod = TimeSpan.FromSeconds(-1); break;
+            case "PresenceGracePeriod=2h": o.PresenceGracePeriod = TimeSpan.FromHours(2); break;
             case "MessageFilterTimeout=0": o.MessageFilterTimeout = TimeSpan.Zero; break;
             case "MessageFilterTimeout=Infinite": o.MessageFilterTimeout = Timeout.InfiniteTimeSpan; break;
             case "MessageObserverQueueCapacity=0": o.MessageObserverQueueCapacity = 0; break;

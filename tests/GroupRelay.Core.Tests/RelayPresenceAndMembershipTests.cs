@@ -46,6 +46,23 @@ public sealed class RelayPresenceAndMembershipTests
     }
 
     [Fact]
+    public async Task Connect_SourceReturnsMoreThanMaxGroupsPerUser_ThatConnectionIsClosedWith1011_OthersAreServed()
+    {
+        await using RelayTestHost host = RelayTestHost.Create(o => o.MaxGroupsPerUser = 10);
+        host.Membership.SetGroups("alice", Enumerable.Range(0, 11).Select(i => "g" + i).ToArray());
+        host.Membership.SetGroups("bob", Enumerable.Range(0, 10).Select(i => "g" + i).ToArray());
+
+        TestConnection alice = await host.ConnectAsync("alice", waitForWelcome: false);
+        TestConnection bob = await host.ConnectAsync("bob");
+
+        (await alice.Socket.WaitForCloseAsync()).Should().Be(RelayCloseCodes.InternalError);
+        alice.Socket.CloseReason.Should().Be("too many groups");
+        alice.Socket.OfType("welcome").Should().BeEmpty();
+        (await host.Directory.GetGroupsAsync("alice")).Should().BeEmpty("nothing was built from the answer");
+        bob.Socket.Parsed[0].GetProperty("groups").GetArrayLength().Should().Be(10, "a user at the bound is served");
+    }
+
+    [Fact]
     public async Task Status_SameValueTwice_OneEventAndAlwaysAck()
     {
         await using RelayTestHost host = RelayTestHost.Create();

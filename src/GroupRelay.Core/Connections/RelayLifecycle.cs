@@ -23,16 +23,23 @@ namespace GroupRelay.Internal;
 internal sealed class RelayLifecycle
 {
     private readonly ConcurrentDictionary<string, RelayConnection> _connections = new(StringComparer.Ordinal);
+
+    /// <summary>Users whose last connection closed less than <see cref="GroupRelayOptions.PresenceGracePeriod"/> ago; changed under the user's gate.</summary>
+    private readonly ConcurrentDictionary<string, Leaving> _leaving = new(StringComparer.Ordinal);
     private readonly MembershipLoader _loader;
     private readonly LocalMembership _local;
     private readonly IRelayBackplane _backplane;
     private readonly RelayMetrics _metrics;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
+    private readonly IPresenceRegistry _presence;
+    private readonly TimeProvider _clock;
     private long _nextConnectionId;
 
-    public RelayLifecycle(MembershipLoader loader, LocalMembership local, IRelayBackplane backplane, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    public RelayLifecycle(MembershipLoader loader, LocalMembership local, IRelayBackplane backplane, IPresenceRegistry presence, RelayMetrics metrics, GroupRelayOptions options, TimeProvider clock, ILogger logger)
     {
+        _presence = presence;
+        _clock = clock;
         _loader = loader;
         _local = local;
         _backplane = backplane;
@@ -100,6 +107,14 @@ internal sealed class RelayLifecycle
                 AnnounceMembers(registration.Added, userId, joined: true);
                 AnnounceMembers(registration.Removed, userId, joined: false);
             }
+            else if (registration.FirstAnywhere && _leaving.TryRemove(userId, out Leaving? leaving))
+            {
+                // Back within the presence grace period: nobody was told the user left, so nobody is told it joined;
+                // only what changed in the host's data meanwhile is announced.
+                leaving.Timer.Dispose();
+                AnnounceMembers(groups.Except(leaving.Groups, StringComparer.Ordinal), userId, joined: true);
+                AnnounceMembers(leaving.Groups.Except(groups, StringComparer.Ordinal), userId, joined: false);
+            }
             else if (registration.FirstAnywhere)
             {
                 // First connection anywhere (with a scale-out backplane the user may already be online on another node).
@@ -129,10 +144,22 @@ internal sealed class RelayLifecycle
             using (await _local.Gate.EnterAsync(connection.UserId, CancellationToken.None).ConfigureAwait(false))
             {
                 (bool last, IReadOnlyCollection<string> groups) = await _local.UnregisterAsync(connection).ConfigureAwait(false);
-                if (last)
+                if (last && _options.PresenceGracePeriod > TimeSpan.Zero)
                 {
-                    AnnounceMembers(groups, connection.UserId, joined: false);
-                    _backplane.PublishPresence(connection.UserId, online: false, status: null);
+                    // Held back for the grace period: a page reload comes back within it and causes no left/joined and
+                    // no offline/online events. The user is out of the online list meanwhile; only the events wait.
+                    var leaving = new Leaving(this, connection.UserId, groups.ToArray());
+                    leaving.Timer = _clock.CreateTimer(static state => _ = ((Leaving)state!).Owner.LeftForGoodAsync((Leaving)state!), leaving, _options.PresenceGracePeriod, Timeout.InfiniteTimeSpan);
+                    if (_leaving.TryGetValue(connection.UserId, out Leaving? earlier))
+                    {
+                        earlier.Timer.Dispose();
+                    }
+
+                    _leaving[connection.UserId] = leaving;
+                }
+                else if (last)
+                {
+                    AnnounceLeft(connection.UserId, groups);
                 }
             }
         }
@@ -187,6 +214,43 @@ internal sealed class RelayLifecycle
         }
     }
 
+    /// <summary>Users whose left/offline events are held back by the presence grace period (for tests).</summary>
+    internal int LeavingCount => _leaving.Count;
+
+    private void AnnounceLeft(string userId, IReadOnlyCollection<string> groups)
+    {
+        AnnounceMembers(groups, userId, joined: false);
+        _backplane.PublishPresence(userId, online: false, status: null);
+    }
+
+    /// <summary>
+    /// The grace period of a user who left ran out: unless the user came back (here, which removed the entry, or on
+    /// another node, which the online list shows), its members and watchers are told now.
+    /// </summary>
+    private async Task LeftForGoodAsync(Leaving leaving)
+    {
+        try
+        {
+            using (await _local.Gate.EnterAsync(leaving.UserId, CancellationToken.None).ConfigureAwait(false))
+            {
+                if (!_leaving.TryRemove(new KeyValuePair<string, Leaving>(leaving.UserId, leaving)))
+                {
+                    return;
+                }
+
+                leaving.Timer.Dispose();
+                if (!(await _presence.GetStateAsync(leaving.UserId).ConfigureAwait(false)).IsOnline)
+                {
+                    AnnounceLeft(leaving.UserId, leaving.Groups);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            GroupRelayLog.EventFailed(_logger, leaving.UserId, ex);
+        }
+    }
+
     private void AnnounceMembers(IEnumerable<string> groups, string userId, bool joined)
     {
         if (!_options.SendJoinLeaveEvents)
@@ -198,5 +262,18 @@ internal sealed class RelayLifecycle
         {
             _backplane.PublishMemberEvent(group, userId, joined);
         }
+    }
+
+    /// <summary>A user in its presence grace period: the groups it was in, and the timer that ends the period.</summary>
+    private sealed class Leaving(RelayLifecycle owner, string userId, string[] groups)
+    {
+        public RelayLifecycle Owner { get; } = owner;
+
+        public string UserId { get; } = userId;
+
+        public string[] Groups { get; } = groups;
+
+        /// <summary>Set right after construction, under the user's gate; the timer callback takes the same gate first.</summary>
+        public ITimer Timer { get; set; } = null!;
     }
 }

@@ -74,4 +74,7 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "The message observers' queue is full (MessageObserverQueueCapacity = {Capacity}); {Dropped} accepted messages were delivered but not observed since the last such line. The observers are slower than the traffic.")]
     public static partial void MessageObserverQueueFull(ILogger logger, int capacity, long dropped);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Error, Message = "The membership source returned {Count} groups for user {UserId}, more than MaxGroupsPerUser ({Limit}); connection {ConnectionId} is closed with 1011.")]
+    public static partial void TooManyGroups(ILogger logger, string userId, int count, int limit, string connectionId);
 }

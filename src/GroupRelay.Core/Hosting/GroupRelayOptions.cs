@@ -111,6 +111,30 @@ public sealed class GroupRelayOptions
     public TimeSpan PresencePolicyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// The most groups the membership source may return for one user. Default 10,000; 1 to 10,000,000.
+    /// </summary>
+    /// <remarks>
+    /// A source that returns more fails that connection (close 1011, reason <c>too many groups</c>, log event 24) before
+    /// anything is built from its answer, instead of consuming the server (each group of a connection costs an entry in
+    /// the group index and work at every connect and disconnect).
+    /// </remarks>
+    public int MaxGroupsPerUser { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long a user whose last connection closed may come back before its groups' members get <c>left</c> and its
+    /// watchers an offline <c>presence</c> event. Default <see cref="TimeSpan.Zero"/> (off: the events go at once); at
+    /// most an hour. A few seconds cover a page reload.
+    /// </summary>
+    /// <remarks>
+    /// Back within the period, nobody gets <c>left</c>/<c>joined</c> or offline/online events (only groups that changed in
+    /// the host's data meanwhile are announced). Meanwhile the user is out of the online list: <c>members</c>,
+    /// <see cref="IGroupRelay.GetPresenceAsync"/> and a new <c>watch</c> show it offline; only the events wait. With a
+    /// backplane the period is kept by the node the user left; a user who comes back on another node is announced there
+    /// as joined and online (without the left/offline before it), and the first node then sends nothing.
+    /// </remarks>
+    public TimeSpan PresenceGracePeriod { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// How long each <see cref="IMessageFilter"/> may take on one <c>send</c>. Default 5 s; more than zero, at most an hour.
     /// </summary>
     /// <remarks>

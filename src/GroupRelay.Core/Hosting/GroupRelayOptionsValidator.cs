@@ -42,6 +42,8 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MaxIdempotencyKeysPerUser), options.MaxIdempotencyKeysPerUser, 1, 1_000_000);
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.PresencePolicyTimeout) + " (seconds)", options.PresencePolicyTimeout.TotalSeconds, 0.001, 3600);
+        Range(nameof(options.MaxGroupsPerUser), options.MaxGroupsPerUser, 1, 10_000_000);
+        Range(nameof(options.PresenceGracePeriod) + " (seconds)", options.PresenceGracePeriod.TotalSeconds, 0, 3600);
         Range(nameof(options.MessageFilterTimeout) + " (seconds)", options.MessageFilterTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.MessageObserverQueueCapacity), options.MessageObserverQueueCapacity, 1, 10_000_000);
         Range(nameof(options.CloseTimeout) + " (seconds)", options.CloseTimeout.TotalSeconds, 0.001, 3600);

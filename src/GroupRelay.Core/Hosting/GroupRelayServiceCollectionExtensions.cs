@@ -76,7 +76,7 @@ public static class GroupRelayServiceCollectionExtensions
         services.TryAddSingleton(sp => new MessageObservers(sp.GetServices<IMessageObserver>().ToArray(), Options(sp), sp.GetRequiredService<RelayMetrics>(), Logger(sp)));
         services.TryAddSingleton(sp => new MessageRouter(sp.GetRequiredService<IGroupDirectory>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<MessageObservers>(), sp.GetRequiredService<RelayMetrics>()));
         services.TryAddSingleton(sp => new MembershipLoader(Membership(sp), sp.GetRequiredService<HostCalls>(), Options(sp), Logger(sp)));
-        services.TryAddSingleton(sp => new RelayLifecycle(sp.GetRequiredService<MembershipLoader>(), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new RelayLifecycle(sp.GetRequiredService<MembershipLoader>(), sp.GetRequiredService<LocalMembership>(), sp.GetRequiredService<IRelayBackplane>(), sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Clock(sp), Logger(sp)));
         services.TryAddSingleton(sp => new PresenceStatus(sp.GetRequiredService<IPresenceRegistry>(), sp.GetRequiredService<UserGate>(), sp.GetRequiredService<IRelayBackplane>()));
         services.TryAddSingleton(sp => new MessageFilters(sp.GetServices<IMessageFilter>().ToArray(), Options(sp), Logger(sp)));
         services.TryAddSingleton(sp => new RequestDispatcher(

@@ -45,6 +45,15 @@ internal sealed class MembershipLoader
                     _options.MembershipTimeout,
                     cancellationToken).ConfigureAwait(false)
                 ?? throw new GroupRelayException($"{_membership.GetType().Name}.GetGroupsAsync returned null for a user.");
+            if (loaded.Count > _options.MaxGroupsPerUser)
+            {
+                // Checked before anything is built from the answer: a source that returns a million groups (a bug, or a
+                // query without its WHERE) fails this connection instead of consuming the server.
+                GroupRelayLog.TooManyGroups(_logger, userId, loaded.Count, _options.MaxGroupsPerUser, connection.ConnectionId);
+                connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "too many groups", discardQueued: true);
+                return null;
+            }
+
             return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
         }
         catch (HostCallTimeoutException)
