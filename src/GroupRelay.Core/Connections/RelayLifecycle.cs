@@ -35,6 +35,7 @@ internal sealed class RelayLifecycle
     private readonly IPresenceRegistry _presence;
     private readonly TimeProvider _clock;
     private long _nextConnectionId;
+    private bool _stopping;
 
     public RelayLifecycle(MembershipLoader loader, LocalMembership local, IRelayBackplane backplane, IPresenceRegistry presence, RelayMetrics metrics, GroupRelayOptions options, TimeProvider clock, ILogger logger)
     {
@@ -49,6 +50,31 @@ internal sealed class RelayLifecycle
     }
 
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>True once the host began to stop (<see cref="CloseAllAsync"/>): the relay no longer serves new connections for long.</summary>
+    public bool IsStopping => Volatile.Read(ref _stopping);
+
+    /// <summary>
+    /// Open connections, how many are behind (more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/>: slow
+    /// consumers on their way to 4001), and the bytes queued in all. O(connections); for health checks, not hot paths.
+    /// </summary>
+    public (int Connections, int Behind, long QueuedBytes) QueuePressure()
+    {
+        int connections = 0, behind = 0;
+        long queued = 0;
+        foreach (RelayConnection connection in _connections.Values)
+        {
+            long bytes = connection.Outbound.QueuedBytes;
+            connections++;
+            queued += bytes;
+            if (bytes > _options.MaxQueueBytes)
+            {
+                behind++;
+            }
+        }
+
+        return (connections, behind, queued);
+    }
 
     /// <summary>
     /// Accepts a connection: loads membership, registers it, and queues <c>welcome</c> as its first frame.
@@ -187,6 +213,7 @@ internal sealed class RelayLifecycle
     /// <summary>Closes every connection with <paramref name="closeCode"/> and waits (bounded by CloseTimeout) until they are gone.</summary>
     public async Task CloseAllAsync(int closeCode, string reason, CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _stopping, true);
         RelayConnection[] all = _connections.Values.ToArray();
         if (all.Length == 0)
         {

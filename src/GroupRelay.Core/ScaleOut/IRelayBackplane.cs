@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GroupRelay.ScaleOut;
 
@@ -108,4 +109,14 @@ public interface IRelayBackplane
     /// already a member (add), or not a member (remove).
     /// </returns>
     Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The backplane's own health, for <c>services.AddHealthChecks().AddGroupRelay()</c>: whether it can order and deliver
+    /// messages now (for a shared store, its connection and whether this node's state in it is complete). The default
+    /// (an in-process backplane) is always healthy.
+    /// </summary>
+    /// <param name="cancellationToken">Cancelled when the health check times out.</param>
+    /// <returns>Healthy, degraded (working, with a reason) or unhealthy (sends are refused with <c>unavailable</c>), with data.</returns>
+    ValueTask<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken = default)
+        => new(HealthCheckResult.Healthy("in process"));
 }

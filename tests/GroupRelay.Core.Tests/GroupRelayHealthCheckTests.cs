@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using FluentAssertions;
+using GroupRelay.Core.Tests.Infrastructure;
+using GroupRelay.Internal;
+using GroupRelay.ScaleOut;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Xunit;
+
+namespace GroupRelay.Core.Tests;
+
+/// <summary><c>services.AddHealthChecks().AddGroupRelay()</c>: the states a host's <c>/healthz</c> reports, and why.</summary>
+public sealed class GroupRelayHealthCheckTests
+{
+    private static async Task<HealthReportEntry> CheckAsync(RelayTestHost host)
+    {
+        HealthReport report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync().WaitAsync(TestTimeouts.Default);
+        return report.Entries["grouprelay"];
+    }
+
+    private static RelayTestHost Host(Action<GroupRelayOptions>? configure = null, Action<IServiceCollection>? services = null)
+        => RelayTestHost.Create(configure, services: s =>
+        {
+            s.AddHealthChecks().AddGroupRelay();
+            services?.Invoke(s);
+        });
+
+    [Fact]
+    public async Task ServingConnections_IsHealthy_WithConnectionsAndQueueDataAndTheInProcessBackplane()
+    {
+        await using RelayTestHost host = Host();
+        host.Group("team", "alice", "bob");
+        await host.ConnectAsync("alice");
+        await host.ConnectAsync("bob");
+
+        HealthReportEntry entry = await CheckAsync(host);
+
+        entry.Status.Should().Be(HealthStatus.Healthy);
+        entry.Data["connections"].Should().Be(2);
+        entry.Data["connections_behind"].Should().Be(0);
+        entry.Data["backplane"].Should().Be("Healthy");
+        entry.Data["backplane_description"].Should().Be("in process");
+    }
+
+    [Fact]
+    public async Task SlowConsumers_AtLeastATenthOfTheConnectionsBehindTheirQueueBound_IsDegraded()
+    {
+        await using RelayTestHost host = Host(o => { o.RateLimitEnabled = false; o.MaxQueueBytes = 4096; o.MaxFrameBytes = 1024; o.SlowConsumerTimeout = TimeSpan.FromMinutes(5); });
+        host.Group("team", "alice", "bob");
+        TestConnection alice = await host.ConnectAsync("alice");
+        TestConnection bob = await host.ConnectAsync("bob");
+        bob.Socket.HoldSends();
+        string body = new('x', 500);
+
+        for (int i = 0; i < 30 && host.Services.GetRequiredService<RelayLifecycle>().QueuePressure().Behind == 0; i++)
+        {
+            await alice.SendAsync($$"""{"type":"send","group":"team","echo":false,"body":"{{body}}"}""");
+        }
+
+        HealthReportEntry entry = await CheckAsync(host);
+
+        entry.Status.Should().Be(HealthStatus.Degraded);
+        entry.Description.Should().Contain("1 of 2 connections are behind");
+        ((long)entry.Data["queued_bytes"]).Should().BeGreaterThan(4096);
+        bob.Socket.ReleaseSends();
+    }
+
+    [Fact]
+    public async Task HostStopping_IsUnhealthy()
+    {
+        await using RelayTestHost host = Host();
+        await host.ConnectAsync("alice");
+
+        await host.Handler.CloseAllAsync().WaitAsync(TestTimeouts.Default);
+        HealthReportEntry entry = await CheckAsync(host);
+
+        entry.Status.Should().Be(HealthStatus.Unhealthy);
+        entry.Description.Should().Contain("stopping");
+    }
+
+    [Theory]
+    [InlineData(HealthStatus.Unhealthy, HealthStatus.Unhealthy)]
+    [InlineData(HealthStatus.Degraded, HealthStatus.Degraded)]
+    public async Task TheBackplanesHealth_IsReported_WithItsDescriptionAndData(HealthStatus backplane, HealthStatus expected)
+    {
+        var fake = new ReportingBackplane(new HealthCheckResult(backplane, "redis unreachable", data: new Dictionary<string, object> { ["connected"] = false }));
+        await using RelayTestHost host = Host(services: s => s.Replace(ServiceDescriptor.Singleton<IRelayBackplane>(fake)));
+
+        HealthReportEntry entry = await CheckAsync(host);
+
+        entry.Status.Should().Be(expected);
+        entry.Description.Should().Contain("redis unreachable");
+        entry.Data["backplane.connected"].Should().Be(false);
+    }
+
+    private sealed class ReportingBackplane(HealthCheckResult health) : IRelayBackplane
+    {
+        public ValueTask<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken = default) => new(health);
+
+        public ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
+            => new(new PublishOutcome(0) { Unavailable = true });
+
+        public ValueTask<IReadOnlyList<StreamPosition>> GetPositionsAsync(IReadOnlyList<string> groupIds, CancellationToken cancellationToken = default)
+            => new(Array.ConvertAll(new string[groupIds.Count], _ => new StreamPosition("e1", 0)));
+
+        public ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default)
+            => new(new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), new StreamPosition("e1", 0), Complete: true));
+
+        public void PublishMemberEvent(string groupId, string userId, bool joined)
+        {
+        }
+
+        public void PublishPresence(string userId, bool online, string? status)
+        {
+        }
+
+        public Task<bool> ChangeMembershipAsync(string userId, string groupId, bool add, CancellationToken cancellationToken = default) => Task.FromResult(false);
+    }
+}
