@@ -5,6 +5,7 @@ using GroupRelay;
 using GroupRelay.Internal;
 using GroupRelay.ScaleOut;
 using GroupRelay.Transports;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,31 @@ public static class GroupRelayServiceCollectionExtensions
     /// <returns>A builder for add-ons such as <c>AddMembershipSource&lt;T&gt;()</c>.</returns>
     public static IGroupRelayBuilder AddGroupRelay(this IServiceCollection services)
         => services.AddGroupRelay(static _ => { });
+
+    /// <summary>
+    /// Adds GroupRelay with <see cref="GroupRelayOptions"/> bound from <paramref name="configuration"/> (for example
+    /// <c>builder.Configuration.GetSection("GroupRelay")</c>: keys are the option names, times as <c>hh:mm:ss</c>), then
+    /// <paramref name="configure"/> on top. Validated when the host starts, as with the other overload; a value that
+    /// cannot be converted (text for a number) fails there too, naming the key. See the other overload.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The configuration section holding the options.</param>
+    /// <param name="configure">Sets options after binding (optional).</param>
+    /// <returns>A builder for add-ons such as <c>AddMembershipSource&lt;T&gt;()</c>.</returns>
+    /// <example>
+    /// <code>
+    /// // appsettings.json: { "GroupRelay": { "MaxFrameBytes": 32768, "PresenceGracePeriod": "00:00:03" } }
+    /// builder.Services.AddGroupRelay(builder.Configuration.GetSection("GroupRelay"))
+    ///                 .AddMembershipSource&lt;DbMembership&gt;();
+    /// </code>
+    /// </example>
+    public static IGroupRelayBuilder AddGroupRelay(this IServiceCollection services, IConfiguration configuration, Action<GroupRelayOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<GroupRelayOptions>().Bind(configuration, binder => binder.ErrorOnUnknownConfiguration = true);
+        return services.AddGroupRelay(configure ?? (static _ => { }));
+    }
 
     /// <summary>
     /// Adds GroupRelay: the in-memory online list and group index and the in-process backplane (unless others are
