@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -86,9 +87,16 @@ internal sealed class RelayLifecycle
         var connection = new RelayConnection(connectionId, userId, socket, _options, _logger, _metrics);
         _connections[connectionId] = connection;
         _metrics.ConnectionOpened();
+        using Activity? activity = RelayTracing.StartConnect(connectionId, userId);
         try
         {
-            return await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+            await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+            if (connection.IsClosing)
+            {
+                RelayTracing.Fail(activity, connection.Outbound.CloseCode.ToString(System.Globalization.CultureInfo.InvariantCulture), connection.Outbound.CloseReason);
+            }
+
+            return connection;
         }
         finally
         {

@@ -33,6 +33,19 @@ internal struct RelayRequest
     public long After;
     public string? Epoch;
     public int Limit;
+
+    /// <summary>The request's <c>type</c> as on the wire (for span names and logs).</summary>
+    public readonly string TypeName => Type switch
+    {
+        RequestType.Send => "send",
+        RequestType.Watch => "watch",
+        RequestType.Unwatch => "unwatch",
+        RequestType.Status => "status",
+        RequestType.Members => "members",
+        RequestType.History => "history",
+        RequestType.Ping => "ping",
+        _ => "none",
+    };
 }
 
 /// <summary>The outcome of parsing: a request, or the protocol error to send back.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
@@ -118,11 +119,27 @@ internal sealed class RequestDispatcher
     private async ValueTask SendAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
     {
         RelayConnection connection = session.Connection;
+        Activity? activity = RelayTracing.StartSend(connection.ConnectionId, request.Group!, request.Id);
+        try
+        {
+            activity = await SendInSpanAsync(session, request, activity, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Null when the span went with a pipelined send, which ends it once answered.
+            activity?.Dispose();
+        }
+    }
+
+    /// <summary>The <c>send</c> itself; returns the span when it is done with it, or null when a pipelined answer took it over.</summary>
+    private async ValueTask<Activity?> SendInSpanAsync(RelaySession session, RelayRequest request, Activity? activity, CancellationToken cancellationToken)
+    {
+        RelayConnection connection = session.Connection;
         if (!await _router.IsMemberAsync(request.Group!, connection.UserId, cancellationToken).ConfigureAwait(false))
         {
             await AnsweredBeforeAsync(session).ConfigureAwait(false);
             NotMember(connection, request);
-            return;
+            return activity;
         }
 
         ReadOnlyMemory<byte> body = request.Body;
@@ -139,14 +156,14 @@ internal sealed class RequestDispatcher
                 await AnsweredBeforeAsync(session).ConfigureAwait(false);
                 GroupRelayLog.MessageFilterFailed(_logger, connection.UserId, connection.ConnectionId, request.Group!, ex);
                 SendError(connection, request.Id, RelayErrorCodes.Internal, "the server failed to handle the request");
-                return;
+                return activity;
             }
 
             if (verdict.Refusal is string reason)
             {
                 await AnsweredBeforeAsync(session).ConfigureAwait(false);
                 SendError(connection, request.Id, RelayErrorCodes.Forbidden, reason);
-                return;
+                return activity;
             }
 
             body = verdict.Body;
@@ -159,16 +176,18 @@ internal sealed class RequestDispatcher
         {
             // The common case in process: published synchronously, nothing in flight, so answer at once.
             Answer(connection, request, publishing.Result);
-            return;
+            return activity;
         }
 
         Interlocked.Increment(ref session.PipelinedSends);
-        Task answered = AnswerWhenPublishedAsync(session, request, publishing, previous, cancellationToken);
+        Task answered = AnswerWhenPublishedAsync(session, request, publishing, previous, activity, cancellationToken);
         session.PendingSends = answered;
         if (Volatile.Read(ref session.PipelinedSends) >= MaxPipelinedSends)
         {
             await answered.ConfigureAwait(false);
         }
+
+        return null;
     }
 
     // An answer that is not an ack still keeps request order: it waits for the sends in flight before it.
@@ -180,8 +199,9 @@ internal sealed class RequestDispatcher
         }
     }
 
-    private async Task AnswerWhenPublishedAsync(RelaySession session, RelayRequest request, ValueTask<PublishOutcome> publishing, Task? previous, CancellationToken cancellationToken)
+    private async Task AnswerWhenPublishedAsync(RelaySession session, RelayRequest request, ValueTask<PublishOutcome> publishing, Task? previous, Activity? activity, CancellationToken cancellationToken)
     {
+        using Activity? span = activity;
         try
         {
             PublishOutcome outcome = await publishing.ConfigureAwait(false);
@@ -214,6 +234,7 @@ internal sealed class RequestDispatcher
     private async ValueTask DispatchAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
     {
         RelayConnection connection = session.Connection;
+        using Activity? activity = RelayTracing.StartRequest(connection.ConnectionId, request.TypeName);
         switch (request.Type)
         {
             case RequestType.Members:
@@ -336,6 +357,13 @@ internal sealed class RequestDispatcher
 
     private void SendError(RelayConnection connection, string? id, string code, string message)
     {
+        // Only a span of this request: Activity.Current may be the transport's span of the whole connection (ASP.NET
+        // Core's HTTP request), which one bad request must not mark failed.
+        if (Activity.Current is { } current && current.Source == RelayTracing.Source)
+        {
+            RelayTracing.Fail(current, code, message);
+        }
+
         _metrics.RequestError(code);
         connection.Outbound.TryEnqueue(FrameWriter.Error(id, code, message));
     }

@@ -291,7 +291,7 @@ internal sealed class InProcessRelayBackplane : IRelayBackplane, IDisposable
         _retained.Append(stream.Retained, seq, frame);
         Volatile.Write(ref stream.LastSeq, seq);
         stream.Touch(_clock);
-        _local.DeliverMessageFrame(members, frame, skip, started);
+        _local.DeliverMessageFrame(members, groupId, seq, frame, skip, started);
         return seq;
     }
 

@@ -65,7 +65,7 @@ public sealed class RelayLocalDelivery
         }
 
         long started = Stopwatch.GetTimestamp();
-        return DeliverMessageFrame(users, FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact), skipConnectionId, started);
+        return DeliverMessageFrame(users, groupId, seq, FrameWriter.Message(groupId, from, seq, timestamp, body, bodyIsCompact), skipConnectionId, started);
     }
 
     /// <summary>
@@ -88,7 +88,7 @@ public sealed class RelayLocalDelivery
     }
 
     /// <summary>Queues a <c>message</c> frame already written (and retained) by the in-process stream owner.</summary>
-    internal int DeliverMessageFrame(IReadOnlyList<string> users, byte[] frame, string? skipConnectionId, long started = 0)
+    internal int DeliverMessageFrame(IReadOnlyList<string> users, string groupId, long seq, byte[] frame, string? skipConnectionId, long started = 0)
     {
         if (users.Count == 0)
         {
@@ -96,7 +96,9 @@ public sealed class RelayLocalDelivery
         }
 
         started = started == 0 ? Stopwatch.GetTimestamp() : started;
+        using Activity? activity = RelayTracing.StartDeliver(groupId, seq);
         int deliveries = FanOut(users, frame, skipConnectionId, skipUser: null);
+        activity?.SetTag("grouprelay.deliveries", deliveries);
         _metrics.Delivered(deliveries, started);
         return deliveries;
     }
