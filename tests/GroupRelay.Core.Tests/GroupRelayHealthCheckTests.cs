@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using FluentAssertions;
@@ -63,8 +64,9 @@ public sealed class GroupRelayHealthCheckTests
 
         HealthReportEntry entry = await CheckAsync(host);
 
-        entry.Status.Should().Be(HealthStatus.Degraded);
-        entry.Description.Should().Contain("1 of 2 connections are behind");
+        string seen = $"{entry.Status}: {entry.Description}; " + string.Join(", ", entry.Data.Select(p => $"{p.Key}={p.Value}"));
+        entry.Status.Should().Be(HealthStatus.Degraded, seen);
+        entry.Description.Should().Contain("1 of 2 connections are behind", seen);
         ((long)entry.Data["queued_bytes"]).Should().BeGreaterThan(4096);
         bob.Socket.ReleaseSends();
     }
