@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using System.Text.Json;
 using System.Threading.Tasks;
 using FluentAssertions;
@@ -60,6 +62,31 @@ public sealed class RelayPresenceAndMembershipTests
         alice.Socket.OfType("welcome").Should().BeEmpty();
         (await host.Directory.GetGroupsAsync("alice")).Should().BeEmpty("nothing was built from the answer");
         bob.Socket.Parsed[0].GetProperty("groups").GetArrayLength().Should().Be(10, "a user at the bound is served");
+    }
+
+    [Fact]
+    public async Task Connect_SourceSaysTheUserIsUnknown_RefusedAsUnauthorizedWith4003_NothingRegistered()
+    {
+        var source = new UnknownUsersSource("ghost");
+        await using RelayTestHost host = RelayTestHost.Create(membership: source);
+
+        TestConnection ghost = await host.ConnectAsync("ghost", waitForWelcome: false);
+        TestConnection alice = await host.ConnectAsync("alice");
+
+        (await ghost.Socket.WaitForCloseAsync()).Should().Be(RelayCloseCodes.Unauthorized);
+        ghost.Socket.CloseReason.Should().Be("unknown user");
+        ghost.Socket.OfType("welcome").Should().BeEmpty();
+        (await host.Relay.GetPresenceAsync("ghost")).IsOnline.Should().BeFalse();
+        alice.Socket.OfType("welcome").Should().ContainSingle("a known user is served as before");
+    }
+
+    private sealed class UnknownUsersSource(params string[] unknown) : IMembershipSource
+    {
+        public ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default)
+            => unknown.Contains(userId) ? throw new UnknownUserException(userId) : new(new[] { "team" });
+
+        public ValueTask<IReadOnlyCollection<string>> GetContactsAsync(string userId, CancellationToken cancellationToken = default)
+            => new(Array.Empty<string>());
     }
 
     [Fact]

@@ -77,4 +77,7 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 24, Level = LogLevel.Error, Message = "The membership source returned {Count} groups for user {UserId}, more than MaxGroupsPerUser ({Limit}); connection {ConnectionId} is closed with 1011.")]
     public static partial void TooManyGroups(ILogger logger, string userId, int count, int limit, string connectionId);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Information, Message = "The membership source does not know user {UserId}; connection {ConnectionId} is refused as unauthorized (4003, or 401 before the upgrade).")]
+    public static partial void UnknownUser(ILogger logger, string userId, string connectionId);
 }

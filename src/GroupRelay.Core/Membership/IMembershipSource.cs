@@ -31,6 +31,11 @@ public interface IMembershipSource
     /// <summary>Returns the ids of the groups <paramref name="userId"/> belongs to (empty when none).</summary>
     /// <param name="userId">The authenticated user id.</param>
     /// <param name="cancellationToken">Cancelled when the connection closes or the membership timeout elapses.</param>
+    /// <returns>The group ids; at most <see cref="GroupRelayOptions.MaxGroupsPerUser"/> (more fails the connection with 1011).</returns>
+    /// <exception cref="UnknownUserException">
+    /// Throw it for a user the host does not know: the connection is refused as unauthorized (401 before the upgrade on
+    /// ASP.NET Core, 4003 on Fleck) instead of being welcomed with no groups.
+    /// </exception>
     ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -56,6 +56,11 @@ internal sealed class MembershipLoader
 
             return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
         }
+        catch (UnknownUserException)
+        {
+            GroupRelayLog.UnknownUser(_logger, userId, connection.ConnectionId);
+            connection.Outbound.RequestClose(RelayCloseCodes.Unauthorized, "unknown user", discardQueued: true);
+        }
         catch (HostCallTimeoutException)
         {
             GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connection.ConnectionId);
