@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using FluentAssertions;
 using Xunit;
 
@@ -69,5 +70,18 @@ public sealed class ClientOptionsTests
             policy.NextRetryDelay(new RelayRetryContext(1, TimeSpan.Zero, null))!.Value.TotalMilliseconds.Should().BeInRange(800, 1200);
             policy.NextRetryDelay(new RelayRetryContext(99, TimeSpan.Zero, null))!.Value.TotalMilliseconds.Should().BeInRange(8000, 12000);
         }
+    }
+}
+
+/// <summary>The client ships alone: the BCL and Microsoft.Extensions.Logging.Abstractions, never the server.</summary>
+public sealed class ClientPackageTests
+{
+    [Fact]
+    public void ClientAssembly_ReferencesOnlyTheBclAndLoggingAbstractions()
+    {
+        string[] references = typeof(GroupRelayClient).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
+        references.Should().OnlyContain(name => name.StartsWith("System", StringComparison.Ordinal) || name == "netstandard"
+            || name == "Microsoft.Extensions.Logging.Abstractions");
+        references.Should().NotContain(name => name.StartsWith("GroupRelay", StringComparison.Ordinal));
     }
 }
