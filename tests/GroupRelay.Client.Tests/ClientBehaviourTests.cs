@@ -423,6 +423,67 @@ public sealed class ClientBehaviourTests : IAsyncLifetime
         await never.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Logs_NeverHoldTheToken_NorMessageBodies()
+    {
+        const string Secret = "alice";
+        var logs = new CapturingLogs();
+        var dead = new Uri($"ws://127.0.0.1:{Testing.LocalRedis.FreePort()}/relay?tenant=1");
+        RecordingClient alice = await ConnectAsync(Secret, viaProxy: true, o =>
+        {
+            o.AccessTokenPlacement = AccessTokenPlacement.QueryString;
+            o.LoggerFactory = logs;
+            o.Urls.Insert(0, dead);
+        });
+        await alice.Client.SendAsync("team", RecordingClient.Body("body-text")).WaitAsync(Wait);
+        _proxy.CutAll();
+        await alice.WaitForStateAsync(RelayClientState.Reconnecting, Wait).ContinueWith(_ => { });
+        await alice.WaitForStateAsync(RelayClientState.Connected);
+
+        logs.Lines.Should().NotBeEmpty();
+        logs.Lines.Should().Contain(l => l.Contains("Connected to", StringComparison.Ordinal));
+        logs.Lines.Should().NotContain(l => l.Contains("access_token", StringComparison.Ordinal) || l.Contains("body-text", StringComparison.Ordinal) || l.Contains("tenant=1", StringComparison.Ordinal));
+    }
+
+    private sealed class CapturingLogs : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly List<string> _lines = new();
+
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                lock (_lines)
+                {
+                    return _lines.ToList();
+                }
+            }
+        }
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_lines)
+            {
+                _lines.Add(formatter(state, exception) + " " + exception);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class GiveUpAfter(int attempts) : IRelayReconnectPolicy
     {
         public int Calls;
