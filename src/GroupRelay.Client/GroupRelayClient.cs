@@ -272,6 +272,16 @@ public sealed partial class GroupRelayClient : IAsyncDisposable
         _messages.Writer.TryComplete();
     }
 
+    /// <summary>For tests: the client's inner state in one line (state, queued sends, requests, each group's position and catch-up).</summary>
+    internal string DescribeState()
+    {
+        lock (_gate)
+        {
+            return $"{_state} gen={_generation} conn={(_connection is null ? "none" : _connection.UrlName)} sends={_sends.Count} (written {_sends.Count(s => s.WrittenOn >= 0)}) requests=[{string.Join(",", _requests.Values.Select(r => r.Kind + ":" + r.Group))}] "
+                + string.Join(" ", _streams.Values.Select(s => $"{s.Group}@{s.LastSeq}{(s.CatchUp is { } c ? $"(catchup {c.RequestId} target {c.Target} held {c.Held.Count}{(c.Held.Count > 0 ? " first " + c.Held.Keys.First() : "")}{(c.Discarding ? " discarding" : "")})" : "")}"));
+        }
+    }
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>Raises an event outside the gate; a failing handler is logged.</summary>

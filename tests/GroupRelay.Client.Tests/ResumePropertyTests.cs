@@ -39,6 +39,10 @@ public sealed class ResumePropertyTests
 
     [Fact]
     [Trait("Category", "Slow")]
+    public Task OneNode_200kMessages_ThroughACuttingProxy_EveryMessageOnceInOrder() => RunAsync(nodes: 1, messages: 200_000, TimeSpan.FromMinutes(20));
+
+    [Fact]
+    [Trait("Category", "Slow")]
     public Task OneNode_1MMessages_ThroughACuttingProxy_EveryMessageOnceInOrder() => RunAsync(nodes: 1, messages: 1_000_000, TimeSpan.FromMinutes(60));
 
     [Fact]
@@ -62,6 +66,8 @@ public sealed class ResumePropertyTests
     private async Task RunWithSeedAsync(int seed, int nodes, int messageCount, TimeSpan budget)
     {
         var random = new Random(seed);
+        long ackCount = 0;
+        string? stall = null;
         var stopwatch = Stopwatch.StartNew();
         using var deadline = new CancellationTokenSource(budget);
 
@@ -136,6 +142,31 @@ public sealed class ResumePropertyTests
                 }
             });
 
+            // A stall (no ack and no delivery for 30 s) fails the run at once, with every client's inner state.
+            long Progress() => Volatile.Read(ref ackCount) + clients.Sum(c => (long)c.Groups.Sum(c.Count));
+            using var watchdogStop = new CancellationTokenSource();
+            Task watchdog = Task.Run(async () =>
+            {
+                long last = -1;
+                DateTime lastChange = DateTime.UtcNow;
+                while (!watchdogStop.IsCancellationRequested)
+                {
+                    await Task.Delay(1000);
+                    long now = Progress();
+                    if (now != last)
+                    {
+                        last = now;
+                        lastChange = DateTime.UtcNow;
+                    }
+                    else if (DateTime.UtcNow - lastChange > TimeSpan.FromSeconds(30))
+                    {
+                        stall = "no progress for 30 s: " + string.Join(" | ", clients.Select(c => $"{c.User} [{string.Join(",", c.Groups.Select(g => g + ":" + c.Count(g)))}] {c.Client.DescribeState()}"));
+                        await deadline.CancelAsync();
+                        return;
+                    }
+                }
+            });
+
             // Senders: each sends its share to its own groups, SendWindow sends outstanding at once.
             var acked = new Dictionary<(string Group, long Seq), (int Sender, int Index)>();
             var failures = new List<string>();
@@ -157,6 +188,7 @@ public sealed class ResumePropertyTests
                         try
                         {
                             RelayAck ack = await sender.Client.SendAsync(group, JsonSerializer.SerializeToElement(new[] { s, index }), deadline.Token);
+                            Interlocked.Increment(ref ackCount);
                             if (ack.Duplicate)
                             {
                                 Interlocked.Increment(ref duplicates);
@@ -225,7 +257,13 @@ public sealed class ResumePropertyTests
                 }
             }
 
+            await watchdogStop.CancelAsync();
+            await watchdog;
             _output.WriteLine($"checked after {stopwatch.Elapsed}: {clients.Sum(c => c.Groups.Sum(c.Count))} deliveries, {proxies.Sum(p => p.Cuts)} cuts");
+        }
+        catch (OperationCanceledException) when (stall is not null)
+        {
+            throw new Xunit.Sdk.XunitException(stall);
         }
         finally
         {
