@@ -61,6 +61,9 @@ public sealed class GroupRelayOptionsValidationTests
         { "KeepAliveTimeout=2h", "KeepAliveTimeout" },
         { "MaxWatchPerRequest>MaxWatchedUsers", "MaxWatchPerRequest" },
         { "MaxGroupsPerUser=0", "MaxGroupsPerUser" },
+        { "MaxConnectionsPerUser=0", "MaxConnectionsPerUser" },
+        { "MaxConnectionsPerAddress=0", "MaxConnectionsPerAddress" },
+        { "MaxConnections=0", "MaxConnections" },
         { "PresenceGracePeriod=-1s", "PresenceGracePeriod" },
         { "PresenceGracePeriod=2h", "PresenceGracePeriod" },
         { "MessageFilterTimeout=0", "MessageFilterTimeout" },
@@ -103,6 +106,9 @@ public sealed class GroupRelayOptionsValidationTests
             case "KeepAliveTimeout=Infinite": o.KeepAliveTimeout = Timeout.InfiniteTimeSpan; break;
             case "KeepAliveTimeout=2h": o.KeepAliveTimeout = TimeSpan.FromHours(2); break;
             case "MaxGroupsPerUser=0": o.MaxGroupsPerUser = 0; break;
+            case "MaxConnectionsPerUser=0": o.MaxConnectionsPerUser = 0; break;
+            case "MaxConnectionsPerAddress=0": o.MaxConnectionsPerAddress = 0; break;
+            case "MaxConnections=0": o.MaxConnections = 0; break;
             case "PresenceGracePeriod=-1s": o.PresenceGracePeriod = TimeSpan.FromSeconds(-1); break;
             case "PresenceGracePeriod=2h": o.PresenceGracePeriod = TimeSpan.FromHours(2); break;
             case "MessageFilterTimeout=0": o.MessageFilterTimeout = TimeSpan.Zero; break;

@@ -347,6 +347,12 @@ public sealed class RelaySessionTests
         {
             await alice.SendAsync($$"""{"type":"send","group":"team","echo":false,"body":{{i}}}""");
             await carol.Socket.WaitUntilAsync(s => s.Frames.Count(f => f.Contains("\"message\"", StringComparison.Ordinal)) == i, $"message {i}");
+            if (i == 1)
+            {
+                // Bob's writer must be stuck in its send of message 1 before the rest comes: a writer that woke late would
+                // take them all into that one send, and none would wait in the queue.
+                await bob.Socket.WaitForSendsStartedAsync(2);
+            }
         }
 
         bob.Session.IsClosing.Should().BeTrue();

@@ -83,6 +83,19 @@ internal sealed class OutboundQueue
 
     public long QueuedBytes => Interlocked.Read(ref _queued) & ByteMask;
 
+    /// <summary>
+    /// Whether the connection is behind: more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/> or
+    /// <see cref="GroupRelayOptions.MaxQueueFrames"/> (a slow consumer on its way to 4001 unless its reader catches up).
+    /// </summary>
+    public bool IsBehind
+    {
+        get
+        {
+            long queued = Interlocked.Read(ref _queued);
+            return (queued >> FrameShift) > _options.MaxQueueFrames || (queued & ByteMask) > _options.MaxQueueBytes;
+        }
+    }
+
     /// <summary>Completes when the writer loop has ended: the close handshake finished, or it gave up.</summary>
     public Task Completion => _writer;
 

@@ -24,6 +24,9 @@ public sealed class RelayConnection
         Outbound = new OutboundQueue(socket, options, logger, metrics, connectionId, userId);
     }
 
+    /// <summary>The connection-limit slot this connection holds until it ends (null for connections made without one, in tests).</summary>
+    internal RelayAdmission? Admission { get; set; }
+
     /// <summary>The server-assigned id of this connection, unique in this process (sent to the client in <c>welcome</c>).</summary>
     public string ConnectionId { get; }
 

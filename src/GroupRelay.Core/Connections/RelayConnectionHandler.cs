@@ -25,9 +25,13 @@ public sealed class RelayConnectionHandler
     private readonly PresenceWatchers _watchers;
     private readonly GroupRelayOptions _options;
     private readonly ILogger _logger;
+    private readonly ConnectionLimits _limits;
+    private readonly RelayMetrics _metrics;
 
-    internal RelayConnectionHandler(RelayLifecycle lifecycle, RequestDispatcher dispatcher, PresenceWatchers watchers, GroupRelayOptions options, ILogger logger)
+    internal RelayConnectionHandler(RelayLifecycle lifecycle, RequestDispatcher dispatcher, PresenceWatchers watchers, ConnectionLimits limits, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
     {
+        _limits = limits;
+        _metrics = metrics;
         _lifecycle = lifecycle;
         _dispatcher = dispatcher;
         _watchers = watchers;
@@ -51,11 +55,52 @@ public sealed class RelayConnectionHandler
     /// <param name="cancellationToken">Cancelled when the client goes away during the handshake.</param>
     /// <returns>The session to feed the connection's frames to; dispose it when the socket has ended.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="userId"/> or <paramref name="socket"/> is null.</exception>
-    public async Task<RelaySession> AcceptAsync(string userId, IRelaySocket socket, CancellationToken cancellationToken = default)
+    public Task<RelaySession> AcceptAsync(string userId, IRelaySocket socket, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentNullException.ThrowIfNull(socket);
-        RelayConnection connection = await _lifecycle.ConnectAsync(userId, socket, cancellationToken).ConfigureAwait(false);
+        return AcceptAsync(Admit(userId, remoteAddress: null), socket, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes a slot for a connection of <paramref name="userId"/> from <paramref name="remoteAddress"/> under the
+    /// connection limits (<see cref="GroupRelayOptions.MaxConnectionsPerUser"/>, <see cref="GroupRelayOptions.MaxConnectionsPerAddress"/>,
+    /// <see cref="GroupRelayOptions.MaxConnections"/>). Call it before accepting the WebSocket: a transport that can
+    /// still answer the handshake refuses a full limit with HTTP 429 (<see cref="RelayAdmission.RefusalReason"/> says
+    /// which); either way pass the result to <see cref="AcceptAsync(RelayAdmission, IRelaySocket, CancellationToken)"/>
+    /// or dispose it. A refusal is logged (event 26) and counted (<c>grouprelay.connection.refusals{limit}</c>).
+    /// </summary>
+    /// <param name="userId">The user id the host's authentication established.</param>
+    /// <param name="remoteAddress">The client's address (as text, e.g. <c>127.0.0.1</c>), or null when unknown (then only the user and total limits apply).</param>
+    /// <returns>The slot, admitted or refused.</returns>
+    public RelayAdmission Admit(string userId, string? remoteAddress)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        (string? limit, string? reason) = _limits.TryAdmit(userId, remoteAddress);
+        if (limit is not null)
+        {
+            _metrics.ConnectionRefused(limit);
+            GroupRelayLog.ConnectionLimit(_logger, userId, reason!);
+        }
+
+        return new RelayAdmission(_limits, userId, remoteAddress, reason);
+    }
+
+    /// <summary>
+    /// Accepts a connection with the slot <see cref="Admit"/> gave: as <see cref="AcceptAsync(string, IRelaySocket, CancellationToken)"/>
+    /// when admitted (the connection holds the slot until it ends); when refused, the returned session is already
+    /// closing with 1013 (try again later), for transports that accept before they can refuse.
+    /// </summary>
+    /// <param name="admission">The slot from <see cref="Admit"/>; the connection takes it over.</param>
+    /// <param name="socket">The transport's socket.</param>
+    /// <param name="cancellationToken">Cancelled when the client goes away during the handshake.</param>
+    /// <returns>The session to feed the connection's frames to; dispose it when the socket has ended.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="admission"/> or <paramref name="socket"/> is null.</exception>
+    public async Task<RelaySession> AcceptAsync(RelayAdmission admission, IRelaySocket socket, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(admission);
+        ArgumentNullException.ThrowIfNull(socket);
+        RelayConnection connection = await _lifecycle.ConnectAsync(admission.UserId, socket, admission, cancellationToken).ConfigureAwait(false);
         return new RelaySession(connection, _dispatcher, _lifecycle, _watchers, _options, _logger);
     }
 

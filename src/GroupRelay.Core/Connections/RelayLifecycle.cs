@@ -56,8 +56,8 @@ internal sealed class RelayLifecycle
     public bool IsStopping => Volatile.Read(ref _stopping);
 
     /// <summary>
-    /// Open connections, how many are behind (more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/>: slow
-    /// consumers on their way to 4001), and the bytes queued in all. O(connections); for health checks, not hot paths.
+    /// Open connections, how many are behind (more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/> or
+    /// <see cref="GroupRelayOptions.MaxQueueFrames"/>: slow consumers on their way to 4001), and the bytes queued in all. O(connections); for health checks, not hot paths.
     /// </summary>
     public (int Connections, int Behind, long QueuedBytes) QueuePressure()
     {
@@ -68,7 +68,7 @@ internal sealed class RelayLifecycle
             long bytes = connection.Outbound.QueuedBytes;
             connections++;
             queued += bytes;
-            if (bytes > _options.MaxQueueBytes)
+            if (connection.Outbound.IsBehind)
             {
                 behind++;
             }
@@ -81,16 +81,25 @@ internal sealed class RelayLifecycle
     /// Accepts a connection: loads membership, registers it, and queues <c>welcome</c> as its first frame.
     /// On failure the connection is already closing (1011) when this returns.
     /// </summary>
-    public async Task<RelayConnection> ConnectAsync(string userId, IRelaySocket socket, CancellationToken cancellationToken)
+    public async Task<RelayConnection> ConnectAsync(string userId, IRelaySocket socket, RelayAdmission? admission, CancellationToken cancellationToken)
     {
         string connectionId = "c-" + Interlocked.Increment(ref _nextConnectionId).ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
-        var connection = new RelayConnection(connectionId, userId, socket, _options, _logger, _metrics);
+        var connection = new RelayConnection(connectionId, userId, socket, _options, _logger, _metrics) { Admission = admission?.HandOver() };
         _connections[connectionId] = connection;
         _metrics.ConnectionOpened();
         using Activity? activity = RelayTracing.StartConnect(connectionId, userId);
         try
         {
-            await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+            if (admission is { IsAdmitted: false })
+            {
+                // The transport could not refuse the handshake itself (it accepts first): the refusal is this close.
+                connection.Outbound.RequestClose(RelayCloseCodes.TryAgainLater, "connection limit", discardQueued: true);
+            }
+            else
+            {
+                await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+            }
+
             if (connection.IsClosing)
             {
                 RelayTracing.Fail(activity, connection.Outbound.CloseCode.ToString(System.Globalization.CultureInfo.InvariantCulture), connection.Outbound.CloseReason);
@@ -170,6 +179,7 @@ internal sealed class RelayLifecycle
         }
 
         connection.Outbound.TransportEnded();
+        connection.Admission?.Release();
         int closeCode = connection.Outbound.CloseCode;
         _metrics.ConnectionClosed(closeCode == 0 ? RelayCloseCodes.Normal : closeCode);
         GroupRelayLog.ConnectionClosed(_logger, connection.ConnectionId, connection.UserId, closeCode, closeCode == 0 ? "closed by the client" : connection.Outbound.CloseReason);

@@ -8,7 +8,7 @@ namespace GroupRelay.Transports;
 
 /// <summary>
 /// The transport's handle on one accepted connection: the transport feeds it the frames it receives and disposes
-/// it when the socket has ended. Created by <see cref="RelayConnectionHandler.AcceptAsync"/>.
+/// it when the socket has ended. Created by <see cref="RelayConnectionHandler.AcceptAsync(RelayAdmission, IRelaySocket, System.Threading.CancellationToken)"/>.
 /// </summary>
 /// <remarks>
 /// A transport calls the <c>Receive*</c> methods from its single receive loop, one frame at a time, in order; the

@@ -80,4 +80,7 @@ internal static partial class GroupRelayLog
 
     [LoggerMessage(EventId = 25, Level = LogLevel.Information, Message = "The membership source does not know user {UserId}; connection {ConnectionId} is refused as unauthorized (4003, or 401 before the upgrade).")]
     public static partial void UnknownUser(ILogger logger, string userId, string connectionId);
+
+    [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "A connection of user {UserId} was refused: {Reason}.")]
+    public static partial void ConnectionLimit(ILogger logger, string userId, string reason);
 }

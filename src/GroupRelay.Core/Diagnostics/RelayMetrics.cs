@@ -20,6 +20,7 @@ internal sealed class RelayMetrics : IDisposable
     private readonly Counter<long> _messages;
     private readonly Counter<long> _deliveries;
     private readonly Counter<long> _observerFailures;
+    private readonly Counter<long> _refusals;
     private readonly Counter<long> _drops;
     private readonly Counter<long> _requestErrors;
     private readonly Histogram<double> _fanoutDuration;
@@ -45,6 +46,7 @@ internal sealed class RelayMetrics : IDisposable
         _requestErrors = _meter.CreateCounter<long>("grouprelay.request.errors", "{request}", "Requests answered with an error frame, by code.");
         _keepAliveTimeouts = _meter.CreateCounter<long>("grouprelay.keepalive.timeouts", "{connection}", "Connections dropped because the peer did not answer a keep-alive ping within KeepAliveInterval + KeepAliveTimeout.");
         _observerFailures = _meter.CreateCounter<long>("grouprelay.observer.failures", "{call}", "Calls of a message observer that threw (the message was delivered; the observer missed it).");
+        _refusals = _meter.CreateCounter<long>("grouprelay.connection.refusals", "{connection}", "Connections refused because a connection limit was full, by limit (user, address, total).");
         _fanoutDuration = _meter.CreateHistogram<double>("grouprelay.fanout.duration", "s", "Time to write a message's frame and queue it to every target connection of this node.");
     }
 
@@ -69,6 +71,8 @@ internal sealed class RelayMetrics : IDisposable
     public void KeepAliveTimedOut() => _keepAliveTimeouts.Add(1);
 
     public void ObserverFailed() => _observerFailures.Add(1);
+
+    public void ConnectionRefused(string limit) => _refusals.Add(1, new KeyValuePair<string, object?>("limit", limit));
 
     public void Dropped(string reason) => _drops.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -14,7 +14,7 @@ namespace GroupRelay.Internal;
 /// <remarks>
 /// Unhealthy: the host is stopping, or the backplane is unhealthy (sends are refused with <c>unavailable</c>).
 /// Degraded: the backplane is degraded, or at least <see cref="BehindFractionForDegraded"/> of the connections (and at
-/// least one) have more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/>. Thread-safe; O(connections) per check.
+/// least one) have more queued than <see cref="GroupRelayOptions.MaxQueueBytes"/> or <see cref="GroupRelayOptions.MaxQueueFrames"/>. Thread-safe; O(connections) per check.
 /// </remarks>
 internal sealed class GroupRelayHealthCheck : IHealthCheck
 {

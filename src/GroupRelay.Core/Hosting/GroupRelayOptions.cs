@@ -110,6 +110,24 @@ public sealed class GroupRelayOptions
     /// </remarks>
     public TimeSpan PresencePolicyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Open connections one user may have on this node. Default 100; 1 to 1,000,000.</summary>
+    /// <remarks>
+    /// A connection over the limit is refused: HTTP 429 before the upgrade on ASP.NET Core, close 1013 (try again later)
+    /// right after open on Fleck; log event 26 and <c>grouprelay.connection.refusals{limit="user"}</c>. Counted per node.
+    /// </remarks>
+    public int MaxConnectionsPerUser { get; set; } = 100;
+
+    /// <summary>Open connections one client address may have on this node. Default 1,000; 1 to 1,000,000.</summary>
+    /// <remarks>
+    /// Refused as <see cref="MaxConnectionsPerUser"/>, with <c>limit="address"</c>. The address is the transport's view of
+    /// the peer (behind a reverse proxy, use ASP.NET Core's forwarded headers middleware so it is the client's).
+    /// </remarks>
+    public int MaxConnectionsPerAddress { get; set; } = 1000;
+
+    /// <summary>Open connections on this node in total, or null (the default) for no limit; at least 1.</summary>
+    /// <remarks>Refused as <see cref="MaxConnectionsPerUser"/>, with <c>limit="total"</c>.</remarks>
+    public int? MaxConnections { get; set; }
+
     /// <summary>
     /// The most groups the membership source may return for one user. Default 10,000; 1 to 10,000,000.
     /// </summary>

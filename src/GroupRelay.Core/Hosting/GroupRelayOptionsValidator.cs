@@ -42,6 +42,13 @@ internal sealed class GroupRelayOptionsValidator : IValidateOptions<GroupRelayOp
         Range(nameof(options.MaxIdempotencyKeysPerUser), options.MaxIdempotencyKeysPerUser, 1, 1_000_000);
         Range(nameof(options.MembershipTimeout) + " (seconds)", options.MembershipTimeout.TotalSeconds, 0.001, 3600);
         Range(nameof(options.PresencePolicyTimeout) + " (seconds)", options.PresencePolicyTimeout.TotalSeconds, 0.001, 3600);
+        Range(nameof(options.MaxConnectionsPerUser), options.MaxConnectionsPerUser, 1, 1_000_000);
+        Range(nameof(options.MaxConnectionsPerAddress), options.MaxConnectionsPerAddress, 1, 1_000_000);
+        if (options.MaxConnections is int total)
+        {
+            Range(nameof(options.MaxConnections), total, 1, int.MaxValue);
+        }
+
         Range(nameof(options.MaxGroupsPerUser), options.MaxGroupsPerUser, 1, 10_000_000);
         Range(nameof(options.PresenceGracePeriod) + " (seconds)", options.PresenceGracePeriod.TotalSeconds, 0, 3600);
         Range(nameof(options.MessageFilterTimeout) + " (seconds)", options.MessageFilterTimeout.TotalSeconds, 0.001, 3600);

@@ -115,7 +115,8 @@ public static class GroupRelayServiceCollectionExtensions
             Logger(sp)));
 
         // What transports and host code use.
-        services.TryAddSingleton(sp => new RelayConnectionHandler(sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<RequestDispatcher>(), sp.GetRequiredService<PresenceWatchers>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new ConnectionLimits(Options(sp)));
+        services.TryAddSingleton(sp => new RelayConnectionHandler(sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<RequestDispatcher>(), sp.GetRequiredService<PresenceWatchers>(), sp.GetRequiredService<ConnectionLimits>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
         services.TryAddSingleton<IGroupRelay>(sp => new GroupRelayService(sp.GetRequiredService<MessageRouter>(), sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<IPresenceRegistry>(), Options(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, GroupRelayLifetimeService>());
         return new GroupRelayBuilder(services);

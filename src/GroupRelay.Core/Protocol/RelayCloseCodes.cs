@@ -11,8 +11,14 @@ public static class RelayCloseCodes
     public const int MessageTooBig = 1009;
     /// <summary>The server failed, for example the membership source failed or timed out.</summary>
     public const int InternalError = 1011;
+    /// <summary>
+    /// Try again later (RFC 6455 section 7.4.2, IANA registry): a connection limit was full. Sent right after open by
+    /// transports that cannot refuse the handshake itself; ASP.NET Core answers HTTP 429 before the upgrade instead.
+    /// </summary>
+    public const int TryAgainLater = 1013;
     /// <summary>Slow consumer: the connection's outbound queue exceeded its bound.</summary>
     public const int SlowConsumer = 4001;
+
     /// <summary>Unauthorized (transports that cannot refuse the handshake itself).</summary>
     public const int Unauthorized = 4003;
     /// <summary>Flooding: the connection kept exceeding its rate limit.</summary>

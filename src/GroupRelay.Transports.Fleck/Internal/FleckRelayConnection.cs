@@ -125,7 +125,9 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
                 return;
             }
 
-            session = await _server.Handler.AcceptAsync(userId, this, _ended.Token).ConfigureAwait(false);
+            // Fleck has accepted the socket already, so a full connection limit is refused with 1013 right after open.
+            RelayAdmission admission = _server.Handler.Admit(userId, _socket.ConnectionInfo.ClientIpAddress);
+            session = await _server.Handler.AcceptAsync(admission, this, _ended.Token).ConfigureAwait(false);
             _connectionId = session.Connection.ConnectionId;
             if (_server.IsStopping)
             {
