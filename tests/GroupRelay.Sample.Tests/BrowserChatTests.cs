@@ -428,6 +428,52 @@ public sealed class BrowserChatTests
         result.GetProperty("positions").GetProperty("team").GetProperty("seq").GetInt32().Should().Be(1);
     }
 
+    [Fact]
+    public async Task AForgedToken_EndsInOneUnauthorized_BackToSignIn_WithoutAReconnectStorm()
+    {
+        File.Exists(Chromium).Should().BeTrue(
+            $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
+        await using SampleServer server = await SampleServer.StartAsync();
+        string token = await server.LoginAsync("alice");
+        string forged = token[..^8] + "AAAAAAAA";
+        using IPlaywright playwright = await Playwright.CreateAsync();
+        await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
+        IPage page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(Timeout);
+        var pageErrors = new ConcurrentQueue<string>();
+        page.PageError += (_, error) => pageErrors.Enqueue(error);
+
+        // Every WebSocket the page opens, and every plain GET of the relay path (the client's identity check).
+        await page.AddInitScriptAsync("""
+            window.__sockets = 0;
+            window.WebSocket = class extends window.WebSocket { constructor(...args) { super(...args); window.__sockets++; } };
+            """);
+        var relayGets = new ConcurrentQueue<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "GET" && new Uri(request.Url).AbsolutePath == "/relay")
+            {
+                relayGets.Enqueue(request.Url);
+            }
+        };
+
+        await page.GotoAsync(server.BaseUri + "?token=" + Uri.EscapeDataString(forged));
+
+        // The relay refuses the upgrade (401, which the browser cannot see); the client asks once with a plain GET,
+        // hears 401, stops, and says so once: the page goes back to sign-in.
+        await Assertions.Expect(page.Locator("#login-error")).ToHaveTextAsync("Your session has expired. Please sign in again.", new() { Timeout = Timeout });
+        await Assertions.Expect(page.Locator("#login-view")).ToBeVisibleAsync();
+        await page.WaitForTimeoutAsync(3000);
+        (await page.EvaluateAsync<int>("() => window.__sockets")).Should().Be(1, "one attempt, no reconnect storm");
+        relayGets.Should().HaveCount(1, "one identity check");
+        pageErrors.Should().BeEmpty();
+
+        // A new sign-in gives the page a good token, and it chats.
+        await LoginAsync(page, "alice");
+        await Assertions.Expect(page.Locator("#send")).ToBeEnabledAsync(new() { Timeout = Timeout });
+        (await page.EvaluateAsync<int>("() => window.__sockets")).Should().Be(2);
+    }
+
     private static async Task<IPage> OpenAsync(IBrowser browser, SampleServer server, string user, ConcurrentQueue<string> errors, bool login = true, int width = 1280, int height = 760, string path = "")
     {
         IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
