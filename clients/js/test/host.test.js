@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ChaosProxy } from './support/proxy.js';
-import { startHost, tempFolder } from './support/host.js';
+import { fleckSampleDll, startFleck, startHost, tempFolder } from './support/host.js';
 import { countingWebSocket, oneTo, recordingClient, sleep, waitFor } from './support/clients.js';
 
 describe('one sample host', () => {
@@ -184,6 +184,30 @@ test('a relay restart: the groups\' numbering starts again (a new epoch), report
   } finally {
     await Promise.all([alice.client.stop(), bob.client.stop()]);
     await host.stop();
+    temp.remove();
+  }
+});
+
+test('on the Fleck sample: a forged token is closed with 4003, one unauthorized and no other attempt; it serves client.js too', { skip: !fleckSampleDll() && 'the Fleck sample is not built (Fleck is not on every NuGet feed)' }, async () => {
+  const temp = tempFolder();
+  const fleck = await startFleck({ db: temp.file('fleck.db') });
+  const counter = countingWebSocket();
+  const forged = recordingClient({ url: fleck.relayUrl, accessTokenFactory: () => 'forged', WebSocket: counter.WebSocket, heartbeatMs: 0, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+  const alice = recordingClient({ url: fleck.relayUrl, accessTokenFactory: () => fleck.tokens.alice, heartbeatMs: 0 });
+  try {
+    assert.equal((await forged.client.start().then(() => null, e => e)).code, 'unauthorized');
+    await sleep(1000);
+    assert.equal(counter.count, 1);
+    assert.deepEqual(forged.seen.of('unauthorized').map(e => e.code), [4003]);
+
+    await alice.client.start();
+    assert.equal((await alice.client.send('team', { text: 'hi from node on fleck' })).duplicate, false);
+    const served = await fetch(fleck.scriptUrl);
+    assert.equal(served.status, 200);
+    assert.equal(await served.text(), readFileSync(new URL('../client.js', import.meta.url), 'utf8'));
+  } finally {
+    await Promise.all([forged.client.stop(), alice.client.stop()]);
+    await fleck.stop();
     temp.remove();
   }
 });

@@ -2,7 +2,7 @@
 // database; and a real redis-server for the scale-out tests. Everything started here is stopped by the test (and,
 // should a test crash, when this process exits).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,25 +15,48 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-let sampleDll = null;
-
-/**
- * The built sample (the newest of bin/Release and bin/Debug; test.sh builds Release first). Without one it builds
- * Release once: `dotnet build` of the sample project.
- */
-function findSampleDll() {
-  if (sampleDll) return sampleDll;
-  const find = () => ['Release', 'Debug']
-    .map(configuration => path.join(project, 'bin', configuration, 'net10.0', 'GroupRelay.Sample.Console.dll'))
+/** The newest build of a sample (bin/Release or bin/Debug; test.sh builds Release first), or undefined. */
+function builtDll(name) {
+  return ['Release', 'Debug']
+    .map(configuration => path.join(repositoryRoot, 'samples', name, 'bin', configuration, 'net10.0', `${name}.dll`))
     .filter(file => existsSync(file))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  sampleDll = find();
+}
+
+let sampleDll = null;
+
+/** The built console sample; without one it builds it once (`dotnet build -c Release` of the project). */
+function findSampleDll() {
+  if (sampleDll) return sampleDll;
+  sampleDll = builtDll('GroupRelay.Sample.Console');
   if (!sampleDll) {
     const build = spawnSync('dotnet', ['build', project, '-c', 'Release', '--nologo', '-v', 'q'], { stdio: 'inherit' });
     if (build.status !== 0) throw new Error('dotnet build of the sample failed');
-    sampleDll = find();
+    sampleDll = builtDll('GroupRelay.Sample.Console');
   }
   return sampleDll;
+}
+
+/** The built Fleck sample, or undefined where Fleck is left out (it is not on every NuGet feed). */
+export const fleckSampleDll = () => builtDll('GroupRelay.Sample.Fleck');
+
+/**
+ * Starts the Fleck sample (`{ db }`) with a tokens file; resolves with its relay URL, the client's URL and the tokens.
+ */
+export async function startFleck({ db }) {
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const tokensFile = path.join(path.dirname(db), 'tokens.json');
+  const child = spawn('dotnet', [fleckSampleDll(), '--port', String(port), '--http-port', String(httpPort), '--db', db, '--tokens-out', tokensFile], {
+    cwd: path.dirname(db),
+    env: { ...process.env, DOTNET_NOLOGO: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const host = new SampleHost(child, port, 'is listening on');
+  await host.ready;
+  host.tokens = JSON.parse(readFileSync(tokensFile, 'utf8'));
+  host.scriptUrl = `http://127.0.0.1:${httpPort}/relay/client.js`;
+  return host;
 }
 
 /** A loopback port nothing listens on right now. */
@@ -87,7 +110,7 @@ export async function startHost({ db, port, redis, seed, historyMessages } = {})
 export class SampleHost {
   output = [];
 
-  constructor(child, port) {
+  constructor(child, port, readyText = 'GroupRelay sample chat is running') {
     this.child = child;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
@@ -100,7 +123,7 @@ export class SampleHost {
       const timer = setTimeout(() => reject(new Error(`the sample host did not start within 60 s:\n${this.output.join('\n')}`)), 60_000);
       const onLine = line => {
         this.output.push(line);
-        if (line.includes('GroupRelay sample chat is running')) {
+        if (line.includes(readyText)) {
           clearTimeout(timer);
           resolve();
         }
