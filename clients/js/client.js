@@ -1048,7 +1048,9 @@ async function checkIdentity(fetchFn, url) {
   const controller = typeof AbortController === 'function' ? new AbortController() : null;
   const timer = controller ? setTimeout(() => controller.abort(), 5000) : null;
   try {
-    const response = await fetchFn(url, { method: 'GET', signal: controller?.signal, credentials: 'same-origin' });
+    // With the page's cookies too (a host may authenticate with them): a cross-origin relay must then allow the
+    // origin with credentials, or the answer cannot be read and the client takes the relay as unreachable.
+    const response = await fetchFn(url, { method: 'GET', signal: controller?.signal, credentials: 'include' });
     await response.arrayBuffer().catch(() => {});
     return response.status;
   } catch {
