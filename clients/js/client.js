@@ -451,6 +451,9 @@ export class GroupRelayClient {
 
   #attemptFailed({ url, code, reason }) {
     this.#socket = null;
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#retryTimer);
+    this.#connectTimer = this.#retryTimer = null;
     const reconnect = this.#reconnect;
     if (!reconnect || this.#attempt >= reconnect.maxAttempts) {
       this.#halt(new GroupRelayError('disconnected', reconnect
