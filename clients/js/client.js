@@ -461,8 +461,7 @@ export class GroupRelayClient {
         : `the connection closed (${describeClose(code, reason)}) and reconnect is off`), { url, code, reason });
       return;
     }
-    const ceiling = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * Math.pow(reconnect.factor, this.#attempt));
-    const delayMs = Math.round(ceiling * (1 - reconnect.jitter * Math.random()));
+    const delayMs = this.#backoff(this.#attempt);
     this.#attempt++;
     this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     this.#setState('reconnecting', { url: this.#urls[this.#urlIndex], attempt: this.#attempt, delayMs, code, reason });
@@ -931,6 +930,7 @@ export class GroupRelayClient {
     }, ms);
   }
 
+  /** The wait before attempt `attempt` (0-based): exponential, capped, less a random part (jitter). */
   #backoff(attempt) {
     const r = this.#reconnect ?? RECONNECT_DEFAULTS;
     const ceiling = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, attempt));
