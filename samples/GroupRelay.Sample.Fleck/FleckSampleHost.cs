@@ -40,6 +40,9 @@ internal sealed class FleckSampleHost : IAsyncDisposable
 
     public FleckRelayServer Server { get; }
 
+    /// <summary>The HTTP side that serves the JavaScript client, or null when <c>--http-port off</c>.</summary>
+    public ClientScriptServer? ClientScript { get; private set; }
+
     public SampleDatabase Database { get; }
 
     public SampleTokenService Tokens { get; }
@@ -104,7 +107,8 @@ internal sealed class FleckSampleHost : IAsyncDisposable
         }
         catch (SocketException ex)
         {
-            await Console.Error.WriteLineAsync($"error: cannot listen on 127.0.0.1:{options.Port}: {ex.Message}");
+            string http = options.HttpPort?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off";
+            await Console.Error.WriteLineAsync($"error: cannot listen on 127.0.0.1 (--port {options.Port}, --http-port {http}): {ex.Message}");
             return 1;
         }
 
@@ -174,6 +178,12 @@ internal sealed class FleckSampleHost : IAsyncDisposable
             server.Start();
 
             var host = new FleckSampleHost(server, database, tokens, provider);
+            if (options.HttpPort is { } httpPort)
+            {
+                host.ClientScript = ClientScriptServer.Start(httpPort, logger);
+                FleckSampleLog.ClientScriptServed(logger, host.ClientScript.ScriptUri);
+            }
+
             if (options.TokensOutPath is { } tokensOut)
             {
                 IReadOnlyList<string> users = await database.GetUsersAsync().ConfigureAwait(false);
@@ -199,6 +209,11 @@ internal sealed class FleckSampleHost : IAsyncDisposable
     /// <summary>Stops the relay (every client gets 1001 and is waited for, within the relay's close timeout).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (ClientScript is not null)
+        {
+            await ClientScript.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Server.DisposeAsync().ConfigureAwait(false);
         await _services.DisposeAsync().ConfigureAwait(false);
     }

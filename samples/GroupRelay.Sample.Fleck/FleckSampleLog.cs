@@ -22,4 +22,10 @@ internal static partial class FleckSampleLog
 
     [LoggerMessage(EventId = 9106, Level = LogLevel.Error, Message = "Fleck: {Message}")]
     public static partial void FleckError(ILogger logger, string message, System.Exception? exception);
+
+    [LoggerMessage(EventId = 9107, Level = LogLevel.Information, Message = "The JavaScript client is served at {Url} (and its types beside it).")]
+    public static partial void ClientScriptServed(ILogger logger, System.Uri url);
+
+    [LoggerMessage(EventId = 9108, Level = LogLevel.Debug, Message = "A request for the JavaScript client failed: {Reason}")]
+    public static partial void ClientScriptRequestFailed(ILogger logger, string reason);
 }

@@ -21,8 +21,12 @@ public static class GroupRelayEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps the GroupRelay endpoint at <paramref name="pattern"/>. The user id comes from the host's authentication
-    /// (<c>HttpContext.User</c>): an anonymous upgrade gets HTTP 401 and no WebSocket; a request that is not a
-    /// WebSocket upgrade gets 400. Requires <c>services.AddGroupRelay()</c> and <c>app.UseWebSockets()</c>.
+    /// (<c>HttpContext.User</c>): an anonymous upgrade gets HTTP 401 and no WebSocket. A plain request (no upgrade) gets
+    /// 401 when the authentication refuses it and 400 when it is valid, so that a browser client, which cannot see why
+    /// an upgrade failed, can tell a refused token from a relay that is down (PROTOCOL.md section 6.4). Unless
+    /// <see cref="GroupRelayEndpointOptions.ServeClientScript"/> is off, <c>{pattern}/client.js</c> and
+    /// <c>{pattern}/client.d.ts</c> serve the JavaScript client. Requires <c>services.AddGroupRelay()</c> and
+    /// <c>app.UseWebSockets()</c>.
     /// </summary>
     /// <param name="endpoints">The app or route group.</param>
     /// <param name="pattern">The route, for example <c>/relay</c>.</param>
@@ -50,6 +54,12 @@ public static class GroupRelayEndpointRouteBuilderExtensions
         var options = new GroupRelayEndpointOptions();
         configure(options);
         var endpoint = new WebSocketRelayEndpoint(endpoints.ServiceProvider.GetRequiredService<RelayConnectionHandler>(), options, endpoints.ServiceProvider);
-        return endpoints.Map(pattern, endpoint.HandleAsync).WithDisplayName("GroupRelay " + pattern);
+        IEndpointConventionBuilder relay = endpoints.Map(pattern, endpoint.HandleAsync).WithDisplayName("GroupRelay " + pattern);
+        if (options.ServeClientScript)
+        {
+            ClientScriptFile.Map(endpoints, pattern);
+        }
+
+        return relay;
     }
 }

@@ -36,6 +36,65 @@ public sealed class FleckSampleTests
         FluentActions.Invoking(() => FleckSampleOptions.Parse(["--port", "-1"])).Should().Throw<ArgumentException>();
         FluentActions.Invoking(() => FleckSampleOptions.Parse(["--tokens-out"])).Should().Throw<ArgumentException>().WithMessage("*--tokens-out needs a value*");
         FluentActions.Invoking(() => FleckSampleOptions.Parse(["--urls", "x"])).Should().Throw<ArgumentException>().WithMessage("*unknown argument '--urls'*");
+
+        defaults.HttpPort.Should().Be(8180);
+        FleckSampleOptions.Parse(["--port", "0"]).HttpPort.Should().Be(0, "a free relay port comes with a free HTTP port");
+        FleckSampleOptions.Parse(["--http-port", "9001"]).HttpPort.Should().Be(9001);
+        FleckSampleOptions.Parse(["--http-port", "off"]).HttpPort.Should().BeNull();
+        FluentActions.Invoking(() => FleckSampleOptions.Parse(["--http-port", "on"])).Should().Throw<ArgumentException>().WithMessage("*--http-port*'on'*");
+    }
+
+    [Fact]
+    public async Task HttpSide_ServesTheJavaScriptClient_WithAnETag_AndNothingElse()
+    {
+        await using FleckSampleServer server = await FleckSampleServer.StartAsync();
+        ClientScriptServer served = server.Host.ClientScript!;
+        using var http = new HttpClient { Timeout = Timeout };
+
+        using HttpResponseMessage script = await http.GetAsync(served.ScriptUri);
+        script.StatusCode.Should().Be(HttpStatusCode.OK);
+        script.Content.Headers.ContentType!.ToString().Should().Be("text/javascript; charset=utf-8");
+        (await script.Content.ReadAsByteArrayAsync()).Should().Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryRoot(), "clients", "js", "client.js")));
+        script.Headers.CacheControl!.NoCache.Should().BeTrue();
+        script.Headers.GetValues("Access-Control-Allow-Origin").Single().Should().Be("*");
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, served.ScriptUri);
+        conditional.Headers.IfNoneMatch.Add(script.Headers.ETag!);
+        using HttpResponseMessage notModified = await http.SendAsync(conditional);
+        notModified.StatusCode.Should().Be(HttpStatusCode.NotModified);
+
+        using HttpResponseMessage types = await http.GetAsync(new Uri(served.ScriptUri, "client.d.ts"));
+        types.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await types.Content.ReadAsStringAsync()).Should().Contain("export declare class GroupRelayClient");
+
+        using HttpResponseMessage head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, served.ScriptUri));
+        head.StatusCode.Should().Be(HttpStatusCode.OK);
+        head.Content.Headers.ContentLength.Should().Be(script.Content.Headers.ContentLength);
+
+        using HttpResponseMessage other = await http.GetAsync(new Uri(served.ScriptUri, "/"));
+        other.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        using HttpResponseMessage post = await http.PostAsync(served.ScriptUri, new StringContent("x"));
+        post.StatusCode.Should().Be(HttpStatusCode.MethodNotAllowed);
+    }
+
+    [Fact]
+    public async Task HttpSide_Off_ServesNothing()
+    {
+        await using FleckSampleServer server = await FleckSampleServer.StartAsync(null, "--http-port", "off");
+        server.Host.ClientScript.Should().BeNull();
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "GroupRelay.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The tests run from inside the repository: no GroupRelay.sln above " + AppContext.BaseDirectory);
     }
 
     [Fact]

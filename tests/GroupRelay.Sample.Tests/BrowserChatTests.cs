@@ -140,7 +140,7 @@ public sealed class BrowserChatTests
     }
 
     [Fact]
-    public async Task ClientModule_SplitsFrames_MatchesReplies_WaitsForWelcome_AndReconnects()
+    public async Task ClientModule_ServedByTheRelay_SplitsFrames_MatchesReplies_WaitsForWelcome_AndReconnects()
     {
         File.Exists(Chromium).Should().BeTrue(
             $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
@@ -149,30 +149,36 @@ public sealed class BrowserChatTests
         await using IBrowser browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ChromiumArgs, Timeout = 30_000 });
         IPage page = await browser.NewPageAsync();
         page.SetDefaultTimeout(Timeout);
-        await page.GotoAsync(server.BaseUri + "grouprelay-client.js");
+        await page.GotoAsync(server.BaseUri + "relay/client.js");
 
         // A scripted WebSocket stands in for the relay, so each protocol rule of the client is checked exactly.
         JsonElement result = await page.EvaluateAsync<JsonElement>("""
             async () => {
-              const { GroupRelayClient } = await import('/grouprelay-client.js');
+              const { GroupRelayClient } = await import('/relay/client.js');
               const tick = ms => new Promise(r => setTimeout(r, ms));
               class FakeSocket {
                 static instances = [];
-                constructor(url, protocols) { this.url = url; this.protocols = protocols; this.readyState = 0; this.sent = []; FakeSocket.instances.push(this); setTimeout(() => { this.readyState = 1; }, 0); }
+                constructor(url, protocols) { this.url = url; this.protocols = protocols; this.readyState = 0; this.sent = []; FakeSocket.instances.push(this); setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 0); }
                 send(data) { this.sent.push(JSON.parse(data)); }
                 close(code, reason) { this.readyState = 3; setTimeout(() => this.onclose?.({ code: code ?? 1005, reason: reason ?? '' }), 0); }
                 serverSend(text) { this.onmessage?.({ data: text }); }
                 serverClose(code) { this.readyState = 3; this.onclose?.({ code, reason: '' }); }
               }
               const r = {};
-              const client = new GroupRelayClient({ url: 'ws://127.0.0.1:9/relay', token: () => 'a b+c', WebSocket: FakeSocket, reconnect: { initialDelayMs: 10, maxDelayMs: 40 }, heartbeatMs: 0 });
-              const connected = client.connect();
+              const relative = new GroupRelayClient({ url: '/relay', WebSocket: FakeSocket });
+              relative.start().catch(() => {});
+              await tick(5);
+              r.relativeUrl = FakeSocket.instances.pop().url;
+              await relative.stop();
+              const client = new GroupRelayClient({ url: 'ws://127.0.0.1:9/relay', accessTokenFactory: async () => 'a b+c', WebSocket: FakeSocket,
+                reconnect: { initialDelayMs: 10, maxDelayMs: 40 }, heartbeatMs: 0, initialHistory: 'none' });
+              const connected = client.start();
               await tick(5);
               const ws = FakeSocket.instances[0];
               r.url = ws.url; r.protocols = ws.protocols;
               const sending = client.send('team', { text: 'x' });
               r.sentBeforeWelcome = ws.sent.length;
-              ws.serverSend('{"type":"welcome","connectionId":"c1","user":"alice","groups":["team"]}');
+              ws.serverSend('{"type":"welcome","connectionId":"c1","user":"alice","groups":["team"],"positions":{"team":{"epoch":"e1","seq":6}}}');
               r.welcomeUser = (await connected).user;
               r.sentAfterWelcome = ws.sent.map(f => f.type);
               const id = ws.sent[0].id;
@@ -181,7 +187,7 @@ public sealed class BrowserChatTests
               ws.serverSend(`{"type":"message","group":"team","from":"alice","seq":7,"ts":1,"body":{"text":"x"}}\n{"type":"ack","id":"${id}","seq":7}\n{"type":"joined","group":"team","user":"bob"}`);
               r.ack = await sending;
               r.seqs = seqs;
-              r.lastSeq = client.lastSeq.get('team');
+              r.lastSeq = client.positions.team.seq;
               const refused = client.send('ops', { text: 'y' });
               ws.serverSend(`{"type":"error","id":"${ws.sent[1].id}","code":"not_member","message":"not in ops"}`);
               r.errorCode = await refused.then(() => null, e => e.code);
@@ -189,19 +195,22 @@ public sealed class BrowserChatTests
               client.on('state', s => states.push(s.state));
               const inflight = client.ping();
               ws.serverClose(1006);
-              r.inflight = await inflight.then(() => null, e => e.code);
               await tick(120);
               const ws2 = FakeSocket.instances[1];
               ws2.serverSend('{"type":"welcome","connectionId":"c2","user":"alice","groups":["team","ops"]}');
+              const ping = ws2.sent.find(f => f.type === 'ping');
+              ws2.serverSend(`{"type":"pong","id":"${ping.id}"}`);
+              r.inflight = await inflight.then(() => 'answered on the next connection', e => e.code);
               r.states = [...states];
               r.groups = [...client.groups].sort();
-              client.close();
+              await client.stop();
               r.final = client.state;
-              r.afterClose = await client.ping().then(() => null, e => e.code);
+              r.afterStop = await client.ping().then(() => null, e => e.code);
               return r;
             }
             """);
 
+        result.GetProperty("relativeUrl").GetString().Should().Be($"ws://{server.BaseUri.Authority}/relay", "a path is resolved against the page");
         result.GetProperty("url").GetString().Should().Be("ws://127.0.0.1:9/relay?access_token=a+b%2Bc");
         result.GetProperty("protocols")[0].GetString().Should().Be("grouprelay.v1");
         result.GetProperty("sentBeforeWelcome").GetInt32().Should().Be(0, "nothing that depends on membership is sent before welcome");
@@ -211,11 +220,11 @@ public sealed class BrowserChatTests
         result.GetProperty("seqs")[0].GetInt32().Should().Be(7);
         result.GetProperty("lastSeq").GetInt32().Should().Be(7);
         result.GetProperty("errorCode").GetString().Should().Be("not_member");
-        result.GetProperty("inflight").GetString().Should().Be("disconnected");
-        result.GetProperty("states").EnumerateArray().Select(s => s.GetString()).Should().Equal("reconnecting", "connecting", "open");
+        result.GetProperty("inflight").GetString().Should().Be("answered on the next connection");
+        result.GetProperty("states").EnumerateArray().Select(s => s.GetString()).Should().Equal("reconnecting", "connecting", "connected");
         result.GetProperty("groups").EnumerateArray().Select(s => s.GetString()).Should().Equal("ops", "team");
-        result.GetProperty("final").GetString().Should().Be("closed");
-        result.GetProperty("afterClose").GetString().Should().Be("closed");
+        result.GetProperty("final").GetString().Should().Be("disconnected");
+        result.GetProperty("afterStop").GetString().Should().Be("stopped");
     }
 
     [Fact]
@@ -250,7 +259,7 @@ public sealed class BrowserChatTests
         // her screen: it is sent while bob's tab has no page and no connection at all.
         var reloading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await bob.RouteAsync("**/grouprelay-client.js", async route =>
+        await bob.RouteAsync("**/relay/client.js", async route =>
         {
             reloading.TrySetResult();
             await sent.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -263,7 +272,7 @@ public sealed class BrowserChatTests
         await Assertions.Expect(alice.Locator(".message-text", new() { HasText = whileReloading })).ToBeVisibleAsync(new() { Timeout = Timeout });
         sent.SetResult();
         await reload.WaitAsync(TimeSpan.FromSeconds(30));
-        await bob.UnrouteAsync("**/grouprelay-client.js");
+        await bob.UnrouteAsync("**/relay/client.js");
 
         // After the reload bob is back in #team and sees all six, in order, each once, and no gap.
         await Assertions.Expect(bob.Locator("#me-name")).ToHaveTextAsync("bob", new() { Timeout = Timeout });
@@ -333,13 +342,13 @@ public sealed class BrowserChatTests
         await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
         IPage page = await browser.NewPageAsync();
         page.SetDefaultTimeout(Timeout);
-        await page.GotoAsync(server.BaseUri + "grouprelay-client.js");
+        await page.GotoAsync(server.BaseUri + "relay/client.js");
 
         // A scripted relay: history replays interleaved with live frames, a page cut by limit, aged-out messages,
         // a dropped connection with a send in flight, an epoch change and a reset.
         JsonElement result = await page.EvaluateAsync<JsonElement>("""
             async () => {
-              const { GroupRelayClient } = await import('/grouprelay-client.js');
+              const { GroupRelayClient } = await import('/relay/client.js');
               const tick = ms => new Promise(r => setTimeout(r, ms));
               class FakeSocket {
                 static instances = [];
@@ -357,7 +366,7 @@ public sealed class BrowserChatTests
               client.on('message', m => log.push(`${m.group}:${m.seq}`));
               client.on('unrecovered', u => log.push(`unrecovered ${u.group} ${u.from}-${u.to} ${u.reason}`));
               client.on('synced', s => log.push(`synced ${s.group} ${s.seq}`));
-              client.connect();
+              client.start();
               await tick(1);
               let ws = FakeSocket.instances[0];
               const last = group => ws.sent.filter(f => f.type === 'history' && f.group === group).at(-1);
@@ -365,17 +374,15 @@ public sealed class BrowserChatTests
                 positions: { team: { epoch: 'e1', seq: 5 }, fam: { epoch: 'e1', seq: 250 }, empty: { epoch: 'e1', seq: 0 } } });
               r.firstAsks = ws.sent.map(f => `${f.group} after ${f.after} ${f.epoch}`);
               r.syncing = [...client.syncing].sort();
+              log.length = 0;
               // team: 1 and 2 aged out; live 6 arrives between the replayed frames.
               ws.srv(msg(3), msg(6), msg(4), msg(5), { type: 'history', id: last('team').id, group: 'team', epoch: 'e1', seq: 6, complete: false });
               // fam: three pages of at most 100, and a live 251 held meanwhile.
               ws.srv(...range(1, 100, 'fam'), msg(251, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: false });
-              await tick(1);
               r.page2 = last('fam').after;
               ws.srv(...range(101, 200, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: false });
-              await tick(1);
               r.page3 = last('fam').after;
               ws.srv(...range(201, 250, 'fam'), { type: 'history', id: last('fam').id, group: 'fam', epoch: 'e1', seq: 251, complete: true });
-              await tick(1);
               const famSeqs = log.filter(l => l.startsWith('fam:')).map(l => Number(l.slice(4)));
               r.famInOrderOnce = famSeqs.length === 251 && famSeqs.every((s, i) => s === i + 1);
               r.first = log.filter(l => !l.startsWith('fam:'));
@@ -383,7 +390,7 @@ public sealed class BrowserChatTests
               ws.srv(msg(6), msg(7));                                  // a repeat of 6 is not handed over again
               const sending = client.send('team', { text: 'x' });
               const sendId = ws.sent.at(-1).id;
-              r.idPrefixed = /^[a-z0-9]+-\d+$/.test(sendId);
+              r.idPrefixed = /^[0-9a-f]+-\d+$/.test(sendId);
               ws.drop();                                                // before the ack came
               await tick(30);
               ws = FakeSocket.instances[1];
@@ -397,8 +404,8 @@ public sealed class BrowserChatTests
               ws.srv({ type: 'reset', group: 'team', epoch: 'e3', seq: 0 }, msg(1));
               await tick(1);
               r.second = [...log];
-              r.positions = Object.fromEntries(client.positions);
-              client.close();
+              r.positions = client.positions;
+              await client.stop();
               return r;
             }
             """);
@@ -409,16 +416,62 @@ public sealed class BrowserChatTests
         result.GetProperty("page3").GetInt32().Should().Be(200);
         result.GetProperty("famInOrderOnce").GetBoolean().Should().BeTrue();
         result.GetProperty("first").EnumerateArray().Select(e => e.GetString()).Should().Equal(
-            "unrecovered team 1-2 expired", "team:3", "team:4", "team:5", "team:6", "synced team 6", "synced fam 251");
+            "unrecovered team 1-2 aged_out", "team:3", "team:4", "team:5", "team:6", "synced team 6", "synced fam 251");
         result.GetProperty("idPrefixed").GetBoolean().Should().BeTrue();
         result.GetProperty("secondAsks").EnumerateArray().Select(e => e.GetString()).Should().Equal(
             "team after 7 e1", "fam after 0 e2", "send same id true");
         result.GetProperty("ack").GetProperty("seq").GetInt32().Should().Be(8);
         result.GetProperty("ack").GetProperty("duplicate").GetBoolean().Should().BeTrue();
         result.GetProperty("second").EnumerateArray().Select(e => e.GetString()).Should().Equal(
-            "team:7", "unrecovered fam 252-null epoch", "team:8", "team:9", "team:10", "synced team 10", "fam:1", "fam:2", "synced fam 2", "team:1");
+            "team:7", "unrecovered fam 252-null epoch_changed", "synced empty 0", "team:8", "team:9", "team:10", "synced team 10", "fam:1", "fam:2", "synced fam 2", "team:1");
         result.GetProperty("positions").GetProperty("team").GetProperty("epoch").GetString().Should().Be("e3");
         result.GetProperty("positions").GetProperty("team").GetProperty("seq").GetInt32().Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AForgedToken_EndsInOneUnauthorized_BackToSignIn_WithoutAReconnectStorm()
+    {
+        File.Exists(Chromium).Should().BeTrue(
+            $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
+        await using SampleServer server = await SampleServer.StartAsync();
+        string token = await server.LoginAsync("alice");
+        string forged = token[..^8] + "AAAAAAAA";
+        using IPlaywright playwright = await Playwright.CreateAsync();
+        await using IBrowser browser = await SampleBrowser.LaunchAsync(playwright);
+        IPage page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(Timeout);
+        var pageErrors = new ConcurrentQueue<string>();
+        page.PageError += (_, error) => pageErrors.Enqueue(error);
+
+        // Every WebSocket the page opens, and every plain GET of the relay path (the client's identity check).
+        await page.AddInitScriptAsync("""
+            window.__sockets = 0;
+            window.WebSocket = class extends window.WebSocket { constructor(...args) { super(...args); window.__sockets++; } };
+            """);
+        var relayGets = new ConcurrentQueue<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "GET" && new Uri(request.Url).AbsolutePath == "/relay")
+            {
+                relayGets.Enqueue(request.Url);
+            }
+        };
+
+        await page.GotoAsync(server.BaseUri + "?token=" + Uri.EscapeDataString(forged));
+
+        // The relay refuses the upgrade (401, which the browser cannot see); the client asks once with a plain GET,
+        // hears 401, stops, and says so once: the page goes back to sign-in.
+        await Assertions.Expect(page.Locator("#login-error")).ToHaveTextAsync("Your session has expired. Please sign in again.", new() { Timeout = Timeout });
+        await Assertions.Expect(page.Locator("#login-view")).ToBeVisibleAsync();
+        await page.WaitForTimeoutAsync(3000);
+        (await page.EvaluateAsync<int>("() => window.__sockets")).Should().Be(1, "one attempt, no reconnect storm");
+        relayGets.Should().HaveCount(1, "one identity check");
+        pageErrors.Should().BeEmpty();
+
+        // A new sign-in gives the page a good token, and it chats.
+        await LoginAsync(page, "alice");
+        await Assertions.Expect(page.Locator("#send")).ToBeEnabledAsync(new() { Timeout = Timeout });
+        (await page.EvaluateAsync<int>("() => window.__sockets")).Should().Be(2);
     }
 
     private static async Task<IPage> OpenAsync(IBrowser browser, SampleServer server, string user, ConcurrentQueue<string> errors, bool login = true, int width = 1280, int height = 760, string path = "")

@@ -283,15 +283,21 @@ public sealed class SampleHostTests
     }
 
     [Fact]
-    public async Task Page_IsServedAtTheRoot()
+    public async Task Page_IsServedAtTheRoot_AndImportsTheClientTheRelayServes()
     {
         await using SampleServer server = await SampleServer.StartAsync();
 
         string html = await server.Http.GetStringAsync("/");
-        string client = await server.Http.GetStringAsync("/grouprelay-client.js");
+        string app = await server.Http.GetStringAsync("/app.js");
+        using HttpResponseMessage client = await server.Http.GetAsync("/relay/client.js");
+        using HttpResponseMessage oldCopy = await server.Http.GetAsync("/grouprelay-client.js");
 
         html.Should().Contain("<title>GroupRelay chat</title>").And.Contain("Demo login, no passwords");
-        client.Should().Contain("export class GroupRelayClient");
+        app.Should().Contain("from '/relay/client.js'");
+        client.StatusCode.Should().Be(HttpStatusCode.OK);
+        client.Content.Headers.ContentType!.MediaType.Should().Be("text/javascript");
+        (await client.Content.ReadAsStringAsync()).Should().Contain("export class GroupRelayClient");
+        oldCopy.StatusCode.Should().Be(HttpStatusCode.NotFound, "the sample has no copy of its own any more");
     }
 
     [Fact]

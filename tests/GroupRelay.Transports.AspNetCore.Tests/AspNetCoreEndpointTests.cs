@@ -32,6 +32,36 @@ public sealed class AspNetCoreEndpointTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task PlainGet_IsAnswered401ForARefusedIdentity_And400ForAValidOne_SoABrowserClientCanTellThemApart(bool requireAuthorization)
+    {
+        await using var server = new KestrelRelayHarness(requireAuthorization: requireAuthorization);
+        await server.StartAsync(_ => { }).WaitAsync(Timeout);
+        using var http = new HttpClient { Timeout = Timeout };
+
+        using HttpResponseMessage refused = await http.GetAsync(new Uri(server.HttpUri + "?access_token=!anonymous"));
+        using HttpResponseMessage none = await http.GetAsync(server.HttpUri);
+        using HttpResponseMessage valid = await http.GetAsync(new Uri(server.HttpUri + "?access_token=alice"));
+
+        refused.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "PROTOCOL.md section 6.4: the identity is checked before the upgrade");
+        none.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        valid.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task PlainGet_WithoutTheUserIdClaim_Is401()
+    {
+        await using var server = new KestrelRelayHarness(o => o.UserIdClaimType = "no_such_claim");
+        await server.StartAsync(_ => { }).WaitAsync(Timeout);
+        using var http = new HttpClient { Timeout = Timeout };
+
+        using HttpResponseMessage response = await http.GetAsync(new Uri(server.HttpUri + "?access_token=alice"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task AnonymousUpgrade_Is401_AndNoWebSocket(bool requireAuthorization)
     {
         await using var server = new KestrelRelayHarness(requireAuthorization: requireAuthorization);

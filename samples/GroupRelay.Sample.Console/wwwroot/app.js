@@ -1,10 +1,11 @@
 // The GroupRelay sample chat page. It talks to two things:
 //   - the sample host's HTTP API (same origin): the DEMO LOGIN (no passwords), the user list and the caller's friends;
-//   - a relay over WebSocket through GroupRelayClient (grouprelay-client.js).
+//   - a relay over WebSocket through the official client, @grouprelay/client, which the relay endpoint itself serves
+//     at /relay/client.js (MapGroupRelay; its source is clients/js in the repository).
 // Query parameters: ?relay=ws://host:port/relay points the page at another relay, ?token=... uses that token
 // instead of the login (it is then moved out of the address bar), ?api=http://host:port sets the HTTP API's origin.
 
-import { GroupRelayClient } from './grouprelay-client.js';
+import { GroupRelayClient } from '/relay/client.js';
 
 const params = new URLSearchParams(location.search);
 const relayUrl = params.get('relay') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/relay`;
@@ -29,7 +30,6 @@ const people = new Map();          // user -> { online, status }: friends (or gr
 let friendsSource = 'friends';     // 'friends' | 'members' (fallback when the API is not reachable)
 let everOpened = false;
 let countdownTimer = null;
-let sessionCheckAttempt = 0;
 
 // ---- start ----------------------------------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ function showLoginError(message) {
 }
 
 function logout(message) {
-  client?.close(1000, 'signed out');
+  client?.stop();
   client = null;
   sessionStorage.removeItem(TOKEN_KEY);
   token = null;
@@ -131,8 +131,12 @@ function startChat() {
   renderMyStatus();
   setComposerEnabled(false);
 
-  client = new GroupRelayClient({ url: relayUrl, token: () => token });
+  // The token is read at every (re)connect. A refused token (expired, or forged) stops the client after one attempt:
+  // it emits 'unauthorized' and waits for a new token, which here means signing in again.
+  client = new GroupRelayClient({ url: relayUrl, accessTokenFactory: () => token });
   client.on('state', onState);
+  client.on('unauthorized', () => logout('Your session has expired. Please sign in again.'));
+  client.on('reset', ({ group }) => onReset(group));
   client.on('welcome', onWelcome);
   client.on('message', onMessage);
   client.on('unrecovered', onUnrecovered);
@@ -150,7 +154,7 @@ function startChat() {
   });
   client.on('removed', ({ group }) => onRemoved(group));
   client.on('error', frame => console.warn('relay error', frame));
-  client.connect().catch(() => { /* reported through the state event */ });
+  client.start().catch(() => { /* reported through the state and unauthorized events */ });
 }
 
 async function onWelcome(welcome) {
@@ -175,9 +179,9 @@ async function onWelcome(welcome) {
   renderConversation();
   setComposerEnabled(true);
 
-  // The relay forgets a status when the user goes offline: say it again after every (re)connect.
+  // The relay forgets a status when the user goes offline; the client sets it again after every reconnect.
   const status = $('status-select').value;
-  if (status !== 'available') client.setStatus(status).catch(() => {});
+  if (firstWelcome && status !== 'available') client.setStatus(status).catch(() => {});
 
   await Promise.all([...groups.keys()].map(refreshMembers));
   if (firstWelcome || people.size === 0) await loadPeople();
@@ -267,11 +271,20 @@ function onMessage(frame) {
 // The client could not hand over some of a group's messages: say so where they would have been.
 function onUnrecovered({ group, from, reason }) {
   const state = ensureGroup(group);
-  const text = reason === 'epoch'
+  const text = reason === 'epoch_changed'
     ? 'The relay restarted its history: messages sent while you were away may be missing'
     : from <= 1 ? 'Earlier messages are no longer available'
     : 'Some messages sent while you were away are no longer available';
   const item = { kind: 'notice', ts: null, text, tone: 'gap' };
+  state.items.push(item);
+  if (group === active) appendItem(state, item);
+}
+
+// The group's numbering restarted while this page was connected (a backplane lost the group's stream). Nothing was
+// missed (the client says so with 'unrecovered' otherwise); newer messages start again at seq 1.
+function onReset(group) {
+  const state = ensureGroup(group);
+  const item = { kind: 'notice', ts: Date.now(), text: 'The relay started this group\'s history afresh', tone: 'reset' };
   state.items.push(item);
   if (group === active) appendItem(state, item);
 }
@@ -325,7 +338,7 @@ async function sendMessage(event) {
   event.preventDefault();
   const input = $('input');
   const value = input.value.trim();
-  if (!value || !active || client?.state !== 'open') return;
+  if (!value || !active || client?.state !== 'connected') return;
   const group = active;
   input.value = '';
   autoGrow();
@@ -333,7 +346,9 @@ async function sendMessage(event) {
     await client.send(group, { text: value });
   } catch (error) {
     const state = ensureGroup(group);
-    const item = { kind: 'notice', ts: Date.now(), tone: 'error', text: `Not sent: “${truncate(value, 60)}” (${error.code === 'disconnected' ? 'the connection dropped' : error.message})` };
+    // A send waits through reconnects (and is delivered once); it fails only when the relay refuses it, or when the
+    // client cannot tell any more whether it went out (outcome_unknown).
+    const item = { kind: 'notice', ts: Date.now(), tone: 'error', text: `Not sent: “${truncate(value, 60)}” (${error.message})` };
     state.items.push(item);
     if (group === active) appendItem(state, item);
     if (!input.value) input.value = value;
@@ -342,11 +357,10 @@ async function sendMessage(event) {
 
 // ---- connection banner ----------------------------------------------------------------------------------------
 
-function onState({ state, delayMs, attempt }) {
+function onState({ state, delayMs }) {
   clearInterval(countdownTimer);
-  document.body.classList.toggle('is-disconnected', state !== 'open' && everOpened);
-  if (state === 'open') {
-    sessionCheckAttempt = 0;
+  document.body.classList.toggle('is-disconnected', state !== 'connected' && everOpened);
+  if (state === 'connected') {
     if (everOpened) flashBanner('Connected again', 'ok');
     else hideBanner();
     everOpened = true;
@@ -364,22 +378,8 @@ function onState({ state, delayMs, attempt }) {
     };
     tick();
     countdownTimer = setInterval(tick, 500);
-    if (attempt >= 2 && attempt !== sessionCheckAttempt) {
-      sessionCheckAttempt = attempt;
-      checkSession();
-    }
-  } else if (state === 'closed' && client) {
+  } else if (state === 'disconnected' && client) {
     showBanner('Disconnected.', 'error', true);
-  }
-}
-
-// A browser cannot see why a WebSocket upgrade failed. When reconnects keep failing, ask the API whether the token
-// still works, so an expired session leads back to sign-in instead of retrying forever.
-async function checkSession() {
-  try {
-    await api('/api/me', token);
-  } catch (error) {
-    if (error.status === 401) logout('Your session has expired. Please sign in again.');
   }
 }
 
@@ -442,7 +442,7 @@ function renderConversation() {
     $('group-title').textContent = 'No group';
     $('group-meta').textContent = '';
     messages.append(emptyState('You are not in any group', 'Ask an admin to add you, or sign in as someone else.'));
-    setComposerEnabled(client?.state === 'open');
+    setComposerEnabled(client?.state === 'connected');
     return;
   }
   const state = groups.get(active);
@@ -456,7 +456,7 @@ function renderConversation() {
   }
   for (const item of state.items) appendItem(state, item, false);
   messages.scrollTop = messages.scrollHeight;
-  setComposerEnabled(client?.state === 'open');
+  setComposerEnabled(client?.state === 'connected');
 }
 
 function renderConversationMeta() {
@@ -643,7 +643,7 @@ $('status-select').addEventListener('change', () => {
   client?.setStatus(value === 'available' ? null : value).catch(error => console.warn('status', error));
 });
 $('logout').addEventListener('click', () => logout());
-$('banner-retry').addEventListener('click', () => client?.state === 'closed' ? (client.connect().catch(() => {})) : client?.reconnectNow());
+$('banner-retry').addEventListener('click', () => client?.state === 'disconnected' ? (client.start().catch(() => {})) : client?.reconnectNow());
 $('open-sidebar').addEventListener('click', () => {
   document.body.classList.add('show-sidebar');
   $('scrim').hidden = false;

@@ -6,7 +6,7 @@ namespace GroupRelay.Transports.AspNetCore.Internal;
 /// <summary>Log lines of the ASP.NET Core transport (event ids 100-199). Tokens are never logged.</summary>
 internal static partial class TransportLog
 {
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Refused an anonymous WebSocket upgrade on {Path} with 401.")]
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Refused an anonymous request (WebSocket upgrade or plain GET) on {Path} with 401.")]
     public static partial void Anonymous(ILogger logger, Microsoft.AspNetCore.Http.PathString path);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "The authenticated user on {Path} has no '{ClaimType}' claim to use as user id; refused with 401.")]

@@ -48,13 +48,8 @@ internal sealed partial class WebSocketRelayEndpoint
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (!context.WebSockets.IsWebSocketRequest)
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("GroupRelay: this endpoint accepts WebSocket upgrade requests only.", context.RequestAborted).ConfigureAwait(false);
-            return;
-        }
-
+        // Identity first, upgrade second: a plain GET answers 401 for a refused identity and 400 for a valid one, which
+        // is how a browser client tells a bad token from a relay that is down (PROTOCOL.md section 6.4).
         if (context.User.Identity?.IsAuthenticated != true)
         {
             TransportLog.Anonymous(_logger, context.Request.Path);
@@ -69,6 +64,13 @@ internal sealed partial class WebSocketRelayEndpoint
         {
             TransportLog.NoUserIdClaim(_logger, context.Request.Path, _options.UserIdClaimType ?? ClaimTypes.NameIdentifier);
             await RefuseAsync(context, "GroupRelay: the authenticated user has no user id claim.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("GroupRelay: this endpoint accepts WebSocket upgrade requests only.", context.RequestAborted).ConfigureAwait(false);
             return;
         }
 
