@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Security.Claims;
 
 namespace GroupRelay.Transports.AspNetCore;
@@ -26,4 +27,32 @@ public sealed class GroupRelayEndpointOptions
     /// the relay endpoint only.
     /// </remarks>
     public bool ServeClientScript { get; set; } = true;
+
+    /// <summary>
+    /// The query parameter a browser puts its access token in (browsers cannot set headers on a WebSocket), or null to
+    /// read none. Default <c>access_token</c>.
+    /// </summary>
+    /// <remarks>
+    /// When the request reaches the endpoint unauthenticated, carries this parameter and no <c>Authorization</c> header,
+    /// the endpoint sets <c>Authorization: Bearer {token}</c> on this request only and authenticates it again with the
+    /// host's default scheme (<c>AddBearerToken()</c>, JWT bearer, or any scheme that reads that header), so the host
+    /// writes no events hook. Only on the relay path; the token is never logged by GroupRelay (docs/security.md shows
+    /// how to keep ASP.NET Core's own request logging from writing query strings). An endpoint with
+    /// <c>.RequireAuthorization()</c> is authorized before it runs, so there the token must already be read by the
+    /// scheme (its <c>OnMessageReceived</c> event); without <c>RequireAuthorization</c> the endpoint refuses anonymous
+    /// requests itself (401), which is the setup this option is for.
+    /// </remarks>
+    public string? AccessTokenQueryParameter { get; set; } = "access_token";
+
+    /// <summary>
+    /// The <c>Origin</c>s a browser page may open the relay from, e.g. <c>https://chat.example.com</c>; <c>*</c> allows
+    /// any. Default empty: the relay's own origin (the request's scheme and host) only.
+    /// </summary>
+    /// <remarks>
+    /// A request without an <c>Origin</c> header (a non-browser client) is always allowed. Any other origin gets HTTP 403
+    /// before the upgrade (log event 105): with cookie authentication a page on another site could otherwise open a
+    /// WebSocket as the signed-in user (cross-site WebSocket hijacking; browsers do not apply CORS to WebSockets).
+    /// Compared case-insensitively, without a trailing slash.
+    /// </remarks>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
 }

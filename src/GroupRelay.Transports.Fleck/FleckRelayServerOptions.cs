@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Fleck;
@@ -45,4 +46,16 @@ public sealed class FleckRelayServerOptions
     /// <see cref="WebSocketServer.EnabledSslProtocols"/> for a <c>wss://</c> location. Default none.
     /// </summary>
     public Action<WebSocketServer>? ConfigureServer { get; set; }
+
+    /// <summary>
+    /// The <c>Origin</c>s a browser page may open the relay from (e.g. <c>https://chat.example.com</c>); <c>*</c> allows
+    /// any. Default empty: pages served from the relay's own host (the WebSocket's <c>Host</c>, any port: a page served
+    /// next to the relay on another port, as the Fleck sample does).
+    /// </summary>
+    /// <remarks>
+    /// A connection without an <c>Origin</c> header (not a browser) is always allowed. Any other origin is closed with
+    /// 4003 right after open, before authentication (log event 213): cross-site WebSocket hijacking (docs/security.md).
+    /// Compared case-insensitively, without a trailing slash.
+    /// </remarks>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
 }

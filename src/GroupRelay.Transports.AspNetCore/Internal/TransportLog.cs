@@ -17,4 +17,10 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "Connection {ConnectionId} broke the WebSocket protocol and was failed with a close frame; {Discarded} bytes it sent after were discarded until {End}.")]
     public static partial void LingeredAfterViolation(ILogger logger, string connectionId, long discarded, string end);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "A connection of user {UserId} on {Path} was refused with 429: {Reason}.")]
+    public static partial void ConnectionLimit(ILogger logger, string userId, string path, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "A request on {Path} from origin {Origin} was refused with 403: the origin is not in AllowedOrigins.")]
+    public static partial void OriginRefused(ILogger logger, string path, string origin);
 }

@@ -48,6 +48,20 @@ internal sealed partial class WebSocketRelayEndpoint
 
     public async Task HandleAsync(HttpContext context)
     {
+        // Origin first: a page of another site must not get as far as the user's cookies being used.
+        if (!OriginAllowed(context.Request, out string? origin))
+        {
+            TransportLog.OriginRefused(_logger, context.Request.Path, origin!);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsync("GroupRelay: this origin may not open the relay (AllowedOrigins).", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        if (context.User.Identity?.IsAuthenticated != true)
+        {
+            await AuthenticateFromQueryAsync(context).ConfigureAwait(false);
+        }
+
         // Identity first, upgrade second: a plain GET answers 401 for a refused identity and 400 for a valid one, which
         // is how a browser client tells a bad token from a relay that is down (PROTOCOL.md section 6.4).
         if (context.User.Identity?.IsAuthenticated != true)
@@ -74,18 +88,40 @@ internal sealed partial class WebSocketRelayEndpoint
             return;
         }
 
-        string? subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(_options.SubProtocol, StringComparer.Ordinal) ? _options.SubProtocol : null;
-        CapturingUpgradeFeature? upgrade = await CaptureUpgradeAsync(context).ConfigureAwait(false);
-        WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
+        // A slot under the connection limits before the upgrade, so a full one is refused with 429 (not a socket opened
+        // and closed); the connection holds it until it ends.
+        RelayAdmission admission = _handler.Admit(userId, context.Connection.RemoteIpAddress?.ToString());
+        if (!admission.IsAdmitted)
+        {
+            TransportLog.ConnectionLimit(_logger, userId, context.Request.Path, admission.RefusalReason!);
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            await context.Response.WriteAsync("GroupRelay: " + admission.RefusalReason + ".", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
 
-        UpgradedStream? stream = upgrade?.Stream;
-        RelaySession session;
+        string? subProtocol = context.WebSockets.WebSocketRequestedProtocols.Contains(_options.SubProtocol, StringComparer.Ordinal) ? _options.SubProtocol : null;
+        WebSocket webSocket;
+        UpgradedStream? stream;
         try
         {
-            session = await _handler.AcceptAsync(userId, new WebSocketRelaySocket(webSocket, stream), context.RequestAborted).ConfigureAwait(false);
+            CapturingUpgradeFeature? upgrade = await CaptureUpgradeAsync(context).ConfigureAwait(false);
+            webSocket = await context.WebSockets.AcceptWebSocketAsync(CreateAcceptContext(subProtocol)).ConfigureAwait(false);
+            stream = upgrade?.Stream;
         }
         catch
         {
+            admission.Dispose();
+            throw;
+        }
+
+        RelaySession session;
+        try
+        {
+            session = await _handler.AcceptAsync(admission, new WebSocketRelaySocket(webSocket, stream), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            admission.Dispose();
             webSocket.Dispose();
             stream?.Release();
             throw;
@@ -135,6 +171,61 @@ internal sealed partial class WebSocketRelayEndpoint
         }
 #endif
         return accept;
+    }
+
+    private bool OriginAllowed(HttpRequest request, out string? origin)
+    {
+        origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            return true; // not a browser: nothing to hijack
+        }
+
+        string normalized = origin.TrimEnd('/');
+        if (_options.AllowedOrigins.Count == 0)
+        {
+            return string.Equals(normalized, request.Scheme + "://" + request.Host.Value, StringComparison.OrdinalIgnoreCase);
+        }
+
+        foreach (string allowed in _options.AllowedOrigins)
+        {
+            if (allowed == "*" || string.Equals(normalized, allowed.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // The token a browser put in the query becomes this request's bearer header, and the host's default scheme runs
+    // again: whatever scheme it is (bearer tokens, JWT), it reads the header it always reads.
+    private async Task AuthenticateFromQueryAsync(HttpContext context)
+    {
+        if (_options.AccessTokenQueryParameter is not { } name
+            || context.Request.Headers.Authorization.Count > 0
+            || context.Request.Query[name] is not { Count: 1 } values
+            || string.IsNullOrEmpty(values[0]))
+        {
+            return;
+        }
+
+        if (context.RequestServices.GetService<IAuthenticationSchemeProvider>() is not { } schemes
+            || await schemes.GetDefaultAuthenticateSchemeAsync().ConfigureAwait(false) is not { } scheme)
+        {
+            return;
+        }
+
+        context.Request.Headers.Authorization = "Bearer " + values[0];
+
+        // A handler of its own: the request's handler already ran (UseAuthentication) and keeps its answer for the
+        // request, so asking it again would return the same "no token" result.
+        IAuthenticationHandler? handler = await new AuthenticationHandlerProvider(schemes).GetHandlerAsync(context, scheme.Name).ConfigureAwait(false);
+        AuthenticateResult? result = handler is null ? null : await handler.AuthenticateAsync().ConfigureAwait(false);
+        if (result is { Succeeded: true })
+        {
+            context.User = result.Principal;
+        }
     }
 
     private static async Task RefuseAsync(HttpContext context, string text)

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading.Tasks;
 using Fleck;
 
@@ -17,6 +18,41 @@ internal sealed partial class FleckRelayConnection
         FleckTransportLog.RefusedWhileStopping(_server.Logger, _socket.ConnectionInfo.ClientIpAddress);
         CloseTransport(RelayCloseCodes.GoingAway, "server shutting down");
         return true;
+    }
+
+    /// <summary>Closes with 4003 a connection whose browser page is on an origin the options do not allow.</summary>
+    private bool RefuseForeignOrigin()
+    {
+        IWebSocketConnectionInfo info = _socket.ConnectionInfo;
+        string origin = info.Origin ?? string.Empty;
+        if (origin.Length == 0 || OriginAllowed(origin.TrimEnd('/'), info.Host, _server.Options.AllowedOrigins))
+        {
+            return false;
+        }
+
+        FleckTransportLog.OriginRefused(_server.Logger, info.ClientIpAddress, origin);
+        CloseTransport(RelayCloseCodes.Unauthorized, "origin not allowed");
+        return true;
+    }
+
+    private static bool OriginAllowed(string origin, string? host, IList<string> allowed)
+    {
+        if (allowed.Count == 0)
+        {
+            // The relay's own host, any port: a page served next to the relay.
+            return Uri.TryCreate(origin, UriKind.Absolute, out Uri? page) && host is not null
+                && string.Equals(page.Host, host.Split(':')[0], StringComparison.OrdinalIgnoreCase);
+        }
+
+        foreach (string entry in allowed)
+        {
+            if (entry == "*" || string.Equals(origin, entry.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task<string?> AuthenticateAsync()

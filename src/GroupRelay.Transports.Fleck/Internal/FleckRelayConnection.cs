@@ -114,7 +114,7 @@ internal sealed partial class FleckRelayConnection : IRelaySocket
         RelaySession? session = null;
         try
         {
-            if (RefuseIfStopping())
+            if (RefuseIfStopping() || RefuseForeignOrigin())
             {
                 return;
             }

@@ -47,4 +47,7 @@ internal static partial class FleckTransportLog
 
     [LoggerMessage(EventId = 212, Level = LogLevel.Debug, Message = "Connection {ConnectionId} sent nothing for {Silent} (no pong to the keep-alive pings: KeepAliveInterval {Interval} + KeepAliveTimeout {Timeout}); its TCP connection was closed without a close frame.")]
     public static partial void KeepAliveTimedOut(ILogger logger, string connectionId, TimeSpan silent, TimeSpan interval, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "A connection from {Address} with origin {Origin} was closed with 4003: the origin is not in AllowedOrigins.")]
+    public static partial void OriginRefused(ILogger logger, string address, string origin);
 }
