@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Threading;
@@ -19,6 +21,7 @@ internal static class SampleApi
         api.MapPost("/login", LoginAsync);
         api.MapGet("/users", async (SampleDatabase db, CancellationToken ct) => Results.Ok(await db.GetUsersAsync(ct)));
         api.MapGet("/me", (ClaimsPrincipal user) => Results.Ok(new { user = UserId(user) })).RequireAuthorization();
+        api.MapGet("/groups/{group}/messages", GetStoredMessagesAsync).RequireAuthorization();
         api.MapGet("/me/friends", async (ClaimsPrincipal user, SampleDatabase db, CancellationToken ct)
             => Results.Ok(new { friends = await db.GetFriendsOfAsync(UserId(user), ct) })).RequireAuthorization();
     }
@@ -59,6 +62,29 @@ internal static class SampleApi
         string token = tokens.Issue(user);
         SampleLog.DemoLogin(logger, user);
         return Results.Ok(new { token, user, expiresIn = (long)tokens.Lifetime.TotalSeconds });
+    }
+
+    /// <summary>
+    /// The messages the sample stored (<see cref="SampleMessageStore"/>), for a page whose relay no longer retains them:
+    /// the newest <c>limit</c> (1 to 200, default 50) with a row id below <c>before</c>, oldest first. Members only.
+    /// </summary>
+    private static async Task<IResult> GetStoredMessagesAsync(string group, long? before, int? limit, ClaimsPrincipal user, SampleDatabase db, CancellationToken ct)
+    {
+        if (limit is < 1 or > 200)
+        {
+            return Problem("limit is 1 to 200");
+        }
+
+        if (!(await db.GetGroupsOfAsync(UserId(user), ct)).Contains(group, StringComparer.Ordinal))
+        {
+            return Results.Json(new { error = $"you are not a member of group '{group}'" }, statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        IReadOnlyList<StoredMessage> rows = await db.GetMessagesAsync(group, before, limit ?? 50, ct);
+        return Results.Ok(new
+        {
+            messages = rows.Select(r => new { id = r.Id, seq = r.Seq, from = r.Sender, body = JsonDocument.Parse(r.Body).RootElement, stored = r.StoredUtc }),
+        });
     }
 
     private static IResult Problem(string message) => Results.BadRequest(new { error = message });

@@ -133,8 +133,17 @@ internal static class SampleHost
             });
         builder.Services.AddAuthorization();
         IGroupRelayBuilder relay = builder.Services
-            .AddGroupRelay(relayOptions => relayOptions.HistoryMessagesPerGroup = options.HistoryMessages ?? relayOptions.HistoryMessagesPerGroup)
-            .AddMembershipSource(new SqliteMembershipSource(database));
+            .AddGroupRelay(relayOptions =>
+            {
+                relayOptions.HistoryMessagesPerGroup = options.HistoryMessages ?? relayOptions.HistoryMessagesPerGroup;
+
+                // A page reload comes back within a second or two: nobody sees "left" then "joined".
+                relayOptions.PresenceGracePeriod = TimeSpan.FromSeconds(3);
+            })
+            .AddMembershipSource(new SqliteMembershipSource(database))
+            .AddMessageFilter<SampleMessageRules>()
+            .AddMessageObserver(new SampleMessageStore(database));
+        builder.Services.AddHealthChecks().AddGroupRelay();
         if (options.Redis is not null)
         {
             // Every host of one cluster shares the database (so the token key ring) and this Redis.
@@ -165,6 +174,7 @@ internal static class SampleHost
         app.UseAuthorization();
 
         SampleApi.Map(app);
+        app.MapHealthChecks("/healthz");
         app.MapGroupRelay(RelayPath).RequireAuthorization();
         return app;
     }

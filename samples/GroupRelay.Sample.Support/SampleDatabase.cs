@@ -49,6 +49,18 @@ public sealed class SampleDatabase
             PRIMARY KEY (user_id, friend_id),
             CHECK (user_id <> friend_id)
         ) WITHOUT ROWID;
+        -- Every message the relay accepted (stored by SampleMessageStore, an IMessageObserver): the app's own record,
+        -- kept after the relay's retention has let a message go. seq restarts with the relay's epoch, so rows are
+        -- ordered by id.
+        CREATE TABLE IF NOT EXISTS messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            group_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            body TEXT NOT NULL,
+            stored_utc TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_messages_group ON messages (group_id, id);
         CREATE TABLE IF NOT EXISTS data_protection_keys (
             friendly_name TEXT NOT NULL PRIMARY KEY,
             xml TEXT NOT NULL,
@@ -190,6 +202,51 @@ public sealed class SampleDatabase
         return QueryStringsAsync("SELECT friend_id FROM friends WHERE user_id = $id ORDER BY friend_id;", userId, cancellationToken);
     }
 
+    /// <summary>Stores one message the relay accepted (see <c>SampleMessageStore</c>).</summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="seq">Its seq in the group's stream.</param>
+    /// <param name="sender">The sender's user id.</param>
+    /// <param name="bodyJson">The body, compact JSON.</param>
+    /// <param name="cancellationToken">Cancels the insert.</param>
+    /// <returns>A task that completes when the row is written.</returns>
+    public async Task AddMessageAsync(string groupId, long seq, string sender, string bodyJson, CancellationToken cancellationToken = default)
+    {
+        using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO messages (group_id, seq, sender, body, stored_utc) VALUES ($group, $seq, $sender, $body, $at);";
+        command.Parameters.AddWithValue("$group", groupId);
+        command.Parameters.AddWithValue("$seq", seq);
+        command.Parameters.AddWithValue("$sender", sender);
+        command.Parameters.AddWithValue("$body", bodyJson);
+        command.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest stored messages of a group older than row <paramref name="beforeId"/>, oldest first.</summary>
+    /// <param name="groupId">The group.</param>
+    /// <param name="beforeId">Only rows with a smaller id (null: the newest).</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The rows, oldest first.</returns>
+    public async Task<IReadOnlyList<StoredMessage>> GetMessagesAsync(string groupId, long? beforeId, int limit, CancellationToken cancellationToken = default)
+    {
+        using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT id, seq, sender, body, stored_utc FROM messages WHERE group_id = $group AND id < $before ORDER BY id DESC LIMIT $limit;";
+        command.Parameters.AddWithValue("$group", groupId);
+        command.Parameters.AddWithValue("$before", beforeId ?? long.MaxValue);
+        command.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<StoredMessage>();
+        using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)));
+        }
+
+        rows.Reverse();
+        return rows;
+    }
+
     /// <summary>Opens a new connection to the database (the caller disposes it).</summary>
     /// <returns>An open connection.</returns>
     public SqliteConnection Open()
@@ -286,3 +343,11 @@ public sealed class SampleDatabase
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 }
+
+/// <summary>A message the sample stored when the relay accepted it.</summary>
+/// <param name="Id">The row id (the order of storage).</param>
+/// <param name="Seq">Its seq in the group's stream (restarts with the relay's epoch).</param>
+/// <param name="Sender">The sender.</param>
+/// <param name="Body">The body, compact JSON.</param>
+/// <param name="StoredUtc">When it was stored, ISO 8601.</param>
+public sealed record StoredMessage(long Id, long Seq, string Sender, string Body, string StoredUtc);

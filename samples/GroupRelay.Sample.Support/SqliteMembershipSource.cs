@@ -23,8 +23,19 @@ public sealed class SqliteMembershipSource : IMembershipSource
     }
 
     /// <inheritdoc />
+    /// <exception cref="UnknownUserException">The user is not in the database (deleted while its token is still valid).</exception>
     public async ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default)
-        => await _database.GetGroupsOfAsync(userId, cancellationToken).ConfigureAwait(false);
+    {
+        IReadOnlyList<string> groups = await _database.GetGroupsOfAsync(userId, cancellationToken).ConfigureAwait(false);
+
+        // A second query only for a user in no group: is it a user at all? The relay then refuses it as unauthorized.
+        if (groups.Count == 0 && !await _database.UserExistsAsync(userId, cancellationToken).ConfigureAwait(false))
+        {
+            throw new UnknownUserException(userId);
+        }
+
+        return groups;
+    }
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyCollection<string>> GetContactsAsync(string userId, CancellationToken cancellationToken = default)

@@ -80,6 +80,18 @@ public sealed class RelayPresenceAndMembershipTests
         alice.Socket.OfType("welcome").Should().ContainSingle("a known user is served as before");
     }
 
+    [Fact]
+    public async Task Watch_OfAUserTheSourceDoesNotKnow_IsForbidden_NotAFailedRequest()
+    {
+        await using RelayTestHost host = RelayTestHost.Create(membership: new UnknownUsersSource("ghost"));
+        TestConnection alice = await host.ConnectAsync("alice");
+
+        System.Text.Json.JsonElement result = await alice.RequestAsync("""{"type":"watch","id":"w","users":["ghost"]}""", "w");
+
+        Json.Type(result).Should().Be("presence");
+        result.GetProperty("forbidden").EnumerateArray().Select(u => u.GetString()).Should().Equal("ghost");
+    }
+
     private sealed class UnknownUsersSource(params string[] unknown) : IMembershipSource
     {
         public ValueTask<IReadOnlyCollection<string>> GetGroupsAsync(string userId, CancellationToken cancellationToken = default)

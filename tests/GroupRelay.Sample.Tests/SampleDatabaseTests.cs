@@ -37,7 +37,8 @@ public sealed class SampleDatabaseTests
         (await source.GetGroupsAsync("alice")).Should().Equal("all", "family", "team");
         (await source.GetGroupsAsync("erin")).Should().Equal("all");
         (await source.GetContactsAsync("dave")).Should().Equal("alice", "erin");
-        (await source.GetGroupsAsync("nobody")).Should().BeEmpty();
+        (await FluentActions.Awaiting(() => source.GetGroupsAsync("nobody").AsTask()).Should().ThrowAsync<UnknownUserException>())
+            .Which.UserId.Should().Be("nobody", "a user the database does not know is refused, not welcomed with no groups");
         (await source.GetContactsAsync("nobody")).Should().BeEmpty();
     }
 

@@ -160,7 +160,7 @@ test('a relay restart: the groups\' numbering starts again (a new epoch), report
   const bob = recordingClient({ url: host.relayUrl, accessTokenFactory: () => bobToken, heartbeatMs: 0, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } });
   try {
     await Promise.all([alice.client.start(), bob.client.start()]);
-    for (const n of oneTo(3)) await alice.client.send('team', { n });
+    for (const n of oneTo(3)) await alice.client.send('team', { text: `message ${n}`, n });
     await waitFor(() => bob.seen.seqs('team').length === 3, { what: 'the first three' });
     const epoch = bob.client.positions.team.epoch;
 
@@ -176,7 +176,7 @@ test('a relay restart: the groups\' numbering starts again (a new epoch), report
     assert.equal(unrecovered.previousEpoch, epoch);
     assert.notEqual(bob.client.positions.team.epoch, epoch);
 
-    const ack = await alice.client.send('team', { n: 'after the restart' });
+    const ack = await alice.client.send('team', { text: 'after the restart', n: 'after the restart' });
     assert.equal(ack.seq, 1);
     await waitFor(() => bob.seen.seqs('team').length === 4, { what: 'the new message' });
     assert.deepEqual(bob.seen.seqs('team'), [1, 2, 3, 1]);

@@ -120,7 +120,7 @@ async function runProperty(t, hosts, seed) {
         const group = groups[n % groups.length];
         const key = (s + 1) * 10_000_000 + n;
         sent.get(group).add(key);
-        const sending = client.send(group, { k: key }).then(ack => {
+        const sending = client.send(group, { text: String(key), k: key }).then(ack => {
           if (ack.duplicate) duplicates++;
           const previous = acks.get(group).get(ack.seq);
           if (previous !== undefined && previous !== key) violate(`${group}#${ack.seq} acknowledged for ${previous} and ${key}`);

@@ -49,15 +49,15 @@ describe('two sample hosts on Redis', () => {
     const acked = [];
     const sender = (async () => {
       for (let n = 1; !stop; n++) {
-        acked.push((await alice.client.send('team', { from: 'alice', n })).seq);
+        acked.push((await alice.client.send('team', { text: `alice ${n}`, from: 'alice', n })).seq);
         await sleep(5);
       }
     })();
     const bobSends = [];
     await waitFor(() => acked.length >= 40, { what: '40 messages before the kill' });
-    for (const n of oneTo(5)) bobSends.push(bob.client.send('team', { from: 'bob', n }));
+    for (const n of oneTo(5)) bobSends.push(bob.client.send('team', { text: `bob ${n}`, from: 'bob', n }));
     await nodeA.kill();
-    for (const n of oneTo(5)) bobSends.push(bob.client.send('team', { from: 'bob', n: n + 5 }));
+    for (const n of oneTo(5)) bobSends.push(bob.client.send('team', { text: `bob ${n + 5}`, from: 'bob', n: n + 5 }));
     await waitFor(() => bob.client.state === 'connected' && bob.client.url === nodeB.relayUrl, { what: 'bob on node B', timeoutMs: 20_000 });
     const bobAcks = (await Promise.all(bobSends)).map(a => a.seq);
     await waitFor(() => acked.length >= 120, { what: '80 messages after the failover' });
@@ -78,11 +78,11 @@ describe('two sample hosts on Redis', () => {
     const alice = client({ url: nodeB.relayUrl, accessTokenFactory: () => tokens.alice });
     const bob = client({ url: nodeB.relayUrl, accessTokenFactory: () => tokens.bob });
     await Promise.all([alice.client.start(), bob.client.start()]);
-    await alice.client.send('family', { n: 'before' });
+    await alice.client.send('family', { text: 'before', n: 'before' });
     const epoch = alice.client.positions.family.epoch;
 
     assert.equal(await redis.command('FLUSHALL'), '+OK');
-    const ack = await alice.client.send('family', { n: 'after' });
+    const ack = await alice.client.send('family', { text: 'after', n: 'after' });
     assert.equal(ack.seq, 1);
     await waitFor(() => alice.seen.of('reset').some(r => r.group === 'family'), { what: 'the reset' });
     await waitFor(() => alice.seen.bodies('family').some(b => b.n === 'after'), { what: 'the new message' });

@@ -47,7 +47,7 @@ internal sealed class DefaultPresencePolicy : IPresencePolicy
             if (!shared && ownGroups.Count > 0)
             {
                 // Offline (or not yet indexed) users: only the host's data can tell whether a group is shared.
-                foreach (string group in await _membership.GetGroupsAsync(target, cancellationToken).ConfigureAwait(false))
+                foreach (string group in await GroupsOfAsync(target, cancellationToken).ConfigureAwait(false))
                 {
                     if (ownGroups.Contains(group))
                     {
@@ -64,5 +64,18 @@ internal sealed class DefaultPresencePolicy : IPresencePolicy
         }
 
         return allowed;
+    }
+
+    // A user the host does not know shares no group with anyone: forbidden, not a failed request.
+    private async ValueTask<IReadOnlyCollection<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _membership.GetGroupsAsync(userId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnknownUserException)
+        {
+            return Array.Empty<string>();
+        }
     }
 }
