@@ -73,7 +73,7 @@ public static class GroupRelayRedisBuilderExtensions
 
     // Every overload funnels here: one place replaces the in-process defaults. Built in one direction, like the core:
     // connection -> stores (wrapping Core's in-memory ones) -> local delivery (Core) -> node delivery -> publisher,
-    // events, backplane -> heartbeat and resync -> hosted service. Each part gets what it needs through its constructor.
+    // events, backplane -> heartbeat, resync and group upkeep -> hosted service. Each part gets what it needs through its constructor.
     private static IGroupRelayBuilder AddRedisCore(this IGroupRelayBuilder builder, Action<RedisRelayOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -82,7 +82,7 @@ public static class GroupRelayRedisBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRelayOptions>, RedisRelayOptionsValidator>());
 
         // The connection and what every part shares.
-        services.TryAddSingleton(sp => new RedisKeys(Options(sp).Prefix, Guid.NewGuid().ToString("N")));
+        services.TryAddSingleton(sp => new RedisKeys(Options(sp).Prefix, Guid.NewGuid().ToString("N"), RedisRelayOptionsValidator.StreamExpiry(Options(sp), RelayOptions(sp))));
         services.TryAddSingleton(sp => new RedisRelayMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new RedisConnection(Options(sp), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
         services.TryAddSingleton(sp => new RedisGuard(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
@@ -104,12 +104,19 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisKeys>())));
 
         // Above the relay's local delivery: what Redis carries in and out.
-        services.TryAddSingleton(sp => new NodeDelivery(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<InMemoryGroupDirectory>(), sp.GetRequiredService<RedisRelayMetrics>(), Logger(sp)));
+        services.TryAddSingleton(sp => new NodeDelivery(sp.GetRequiredService<RelayLocalDelivery>(), sp.GetRequiredService<InMemoryGroupDirectory>(), sp.GetRequiredService<RedisRelayMetrics>(), Clock(sp), Logger(sp)));
         services.TryAddSingleton(sp => new EchoTracker(Options(sp).EchoTimeout));
         services.TryAddSingleton(_ => new MembershipAcks());
         services.TryAddSingleton(sp => new RedisAnnouncer(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<NodeDelivery>()));
-        services.TryAddSingleton(sp => new RedisMessagePublisher(
+        services.TryAddSingleton(sp => new PublishScript(
             sp.GetRequiredService<RedisGuard>(),
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            Options(sp).CommandTimeoutMilliseconds,
+            sp.GetRequiredService<RedisRelayMetrics>(),
+            Logger(sp)));
+        services.TryAddSingleton(sp => new RedisMessagePublisher(
+            sp.GetRequiredService<PublishScript>(),
             sp.GetRequiredService<GroupSubscriptions>(),
             sp.GetRequiredService<EchoTracker>(),
             sp.GetRequiredService<NodeDelivery>(),
@@ -171,11 +178,19 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisAnnouncer>(),
             sp.GetRequiredService<RedisRelayMetrics>(),
             Logger(sp)));
+        services.TryAddSingleton(sp => new StreamKeyRefresher(sp.GetRequiredService<RedisGuard>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<InMemoryGroupDirectory>()));
+        services.TryAddSingleton(sp => new GroupUpkeep(
+            sp.GetRequiredService<GroupSubscriptions>(),
+            sp.GetRequiredService<RedisMessagePublisher>(),
+            sp.GetRequiredService<NodeDelivery>(),
+            sp.GetRequiredService<StreamKeyRefresher>(),
+            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<PublishScript>()));
         services.TryAddSingleton(sp => new RedisRelayHostedService(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<NodeHeartbeat>(),
             sp.GetRequiredService<GroupMessageReceiver>(),
-            sp.GetRequiredService<EchoTracker>(),
+            sp.GetRequiredService<GroupUpkeep>(),
             sp.GetRequiredService<RedisGuard>(),
             Logger(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisRelayHostedService>(sp => sp.GetRequiredService<RedisRelayHostedService>()));
@@ -183,6 +198,11 @@ public static class GroupRelayRedisBuilderExtensions
     }
 
     private static RedisRelayOptions Options(IServiceProvider services) => services.GetRequiredService<IOptions<RedisRelayOptions>>().Value;
+
+    private static GroupRelayOptions RelayOptions(IServiceProvider services) => services.GetRequiredService<IOptions<GroupRelayOptions>>().Value;
+
+    // The relay's clock, as Core takes it: a host (or a test) may register its own TimeProvider.
+    private static TimeProvider Clock(IServiceProvider services) => services.GetService<TimeProvider>() ?? TimeProvider.System;
 
     private static ILogger Logger(IServiceProvider services) => services.GetService<ILoggerFactory>()?.CreateLogger("GroupRelay.Redis") ?? NullLogger.Instance;
 }

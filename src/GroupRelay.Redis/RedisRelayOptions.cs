@@ -50,4 +50,16 @@ public sealed class RedisRelayOptions
 
     /// <summary>Time limit of one Redis command, in milliseconds (StackExchange.Redis's <c>AsyncTimeout</c>). Default 2,000.</summary>
     public int CommandTimeoutMilliseconds { get; set; } = 2000;
+
+    /// <summary>
+    /// How long a group's stream keys in Redis (its epoch, last seq and retained messages) live once nobody uses them:
+    /// every message, every position or <c>history</c> read, and every node that holds an online member of the group
+    /// (a refresh in batches on its heartbeat, at least four times per this period) push the expiry of all three keys
+    /// back to this, together; a group that nobody is online in and nobody writes to loses them after this. Null (the
+    /// default): the larger of <c>HistoryMaxAge</c> and <c>IdempotencyWindow</c> plus 5 minutes (15 minutes with the
+    /// defaults). When set, at least that larger value plus 1 second, at least 4 times <see cref="HeartbeatInterval"/>,
+    /// and at most 30 days. A group whose keys expired starts a new epoch with its next message or position read (its
+    /// members get <c>reset</c>), as when Redis loses them.
+    /// </summary>
+    public TimeSpan? StreamExpiry { get; set; }
 }

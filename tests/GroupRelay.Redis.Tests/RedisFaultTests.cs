@@ -79,6 +79,112 @@ public sealed class RedisFaultTests : TwoRedisNodesTests
         }
     }
 
+    [Fact]
+    public async Task History_WhileRedisIsPausedOrDown_IsErrorUnavailable_AndWorksAgainOnceBack()
+    {
+        Group("team", "alice");
+        await StartNodesAsync(configureRedis: o => o.NodeTimeout = TimeSpan.FromSeconds(20));
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        await alice.RequestAsync(Send("team", 1, id: "m1")).WaitAsync(Wait);
+
+        await Server.SignalAsync(pause: true);
+        JsonElement paused;
+        try
+        {
+            // The history script is sent, and its reply does not come within the command timeout.
+            paused = await alice.RequestAsync(History("team", after: 0)).WaitAsync(Wait);
+        }
+        finally
+        {
+            await Server.SignalAsync(pause: false);
+        }
+
+        Type(paused).Should().Be("error", "PROTOCOL.md section 4: the server cannot answer for the stream now");
+        paused.GetProperty("code").GetString().Should().Be("unavailable");
+        await alice.DrainAsync();
+
+        JsonElement back = await alice.RequestAsync(History("team", after: 0)).WaitAsync(Wait);
+        Type(back).Should().Be("history");
+        back.GetProperty("seq").GetInt64().Should().Be(1);
+        back.GetProperty("complete").GetBoolean().Should().BeTrue();
+        alice.TakeSkipped().Count(f => Type(f) == "message").Should().Be(1, "the retained message is replayed once Redis answers");
+
+        await Server.KillAsync();
+        JsonElement down = await alice.RequestAsync(History("team", after: 0)).WaitAsync(Wait);
+        Type(down).Should().Be("error", "not the last position this node knew, which it cannot vouch for");
+        down.GetProperty("code").GetString().Should().Be("unavailable");
+        alice.TakeSkipped().Should().NotContain(f => Type(f) == "message", "nothing is replayed");
+    }
+
+    [Fact]
+    public async Task SendsWhoseReplyIsLost_WhileRedisIsPaused_AreSettledByRedis_DeliveredXorRefused()
+    {
+        Group("g", "alice", "bob");
+        await StartNodesAsync(configureRedis: o => o.NodeTimeout = TimeSpan.FromSeconds(20));
+        RelayTestClient alice = await ConnectAsync(A, "alice");
+        RelayTestClient bob = await ConnectAsync(B, "bob");
+        (await alice.RequestAsync(Send("g", "warm", id: "warm")).WaitAsync(Wait)).GetProperty("seq").GetInt64().Should().Be(1);
+        await bob.ExpectAsync("message", timeout: Wait);
+        alice.TakeSkipped();
+
+        // Redis stops with the publish script on the wire: its reply cannot come within the 1 s command timeout. One send
+        // has no id (no ack; an error would still be sent), one has an id, and the host publishes one.
+        await Server.SignalAsync(pause: true);
+        Task<long> host;
+        Task<JsonElement> withId;
+        try
+        {
+            await alice.SendAsync(Send("g", "no id"));
+            await Task.Delay(200);
+            host = A.Relay.PublishAsync("g", "\"from the host\""u8.ToArray(), "system").AsTask();
+            withId = alice.RequestAsync(Send("g", "with id", id: "m2"));
+            await Task.Delay(TimeSpan.FromMilliseconds(2500));
+            withId.IsCompleted.Should().BeFalse("the node does not answer before Redis said what became of the sends");
+        }
+        finally
+        {
+            await Server.SignalAsync(pause: false);
+        }
+
+        // Once Redis goes on, the node learns what became of each send: published (then acknowledged, or for the host
+        // its seq) or not (then refused with `unavailable`, and delivered nowhere). Before, each got `unavailable` after
+        // the timeout, and the script that ran later delivered it anyway.
+        JsonElement reply = await withId.WaitAsync(Wait);
+        long? hostSeq = null;
+        try
+        {
+            hostSeq = await host.WaitAsync(Wait);
+        }
+        catch (GroupRelayException)
+        {
+        }
+
+        List<JsonElement> aliceFrames = await alice.DrainAsync();
+        var delivered = new List<JsonElement>();
+        while (await bob.NextWithinAsync(TimeSpan.FromSeconds(1), "message") is JsonElement message)
+        {
+            delivered.Add(message);
+        }
+
+        List<string?> bodies = delivered.Select(m => m.GetProperty("body").GetString()).ToList();
+        bodies.Should().OnlyHaveUniqueItems("nothing is delivered twice");
+        delivered.Select(m => m.GetProperty("seq").GetInt64()).Should().BeInAscendingOrder();
+        bool noIdRefused = aliceFrames.Any(f => Type(f) == "error" && f.GetProperty("code").GetString() == "unavailable");
+        bodies.Contains("no id").Should().Be(!noIdRefused, "the send without id is delivered exactly when it is not refused");
+        bodies.Contains("from the host").Should().Be(hostSeq is not null, "the host's publish returns a seq exactly when it was delivered");
+        bodies.Contains("with id").Should().Be(Type(reply) == "ack", "the send with an id is acknowledged exactly when it was delivered");
+        if (Type(reply) == "ack")
+        {
+            reply.GetProperty("seq").GetInt64().Should().Be(delivered.Single(m => m.GetProperty("body").GetString() == "with id").GetProperty("seq").GetInt64());
+        }
+
+        // Redis kept the script on the paused connection, so here it did run: all three were delivered and none refused.
+        bodies.Should().Equal(["no id", "from the host", "with id"], "the scripts ran when Redis went on, and the node took their outcome from Redis");
+    }
+
+    private static Dictionary<string, object?> History(string group, long after)
+        => new() { ["type"] = "history", ["group"] = group, ["after"] = after };
+
     private async Task<Traffic> StartTrafficAsync()
     {
         Group("g", "s1", "s2", "r1", "r2");

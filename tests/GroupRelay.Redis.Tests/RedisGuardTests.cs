@@ -41,7 +41,7 @@ public sealed class RedisGuardTests : IAsyncLifetime
             options.Configuration = ConfigurationOptions.Parse(_redis.Endpoint);
         }
 
-        _connection = new RedisConnection(options, new RedisKeys("guard-test", "node"), _metrics, _logger);
+        _connection = new RedisConnection(options, new RedisKeys("guard-test", "node", TimeSpan.FromMinutes(15)), _metrics, _logger);
         if (connect)
         {
             await _connection.ConnectAsync().WaitAsync(Timeout);

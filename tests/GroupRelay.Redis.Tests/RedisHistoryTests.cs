@@ -94,11 +94,15 @@ public sealed class RedisHistoryTests : TwoRedisNodesTests
             await alice.RequestAsync(Send("team", i)).WaitAsync(Wait);
         }
 
-        var keys = new RedisKeys("grouprelay", "test");
+        var keys = new RedisKeys("grouprelay", "test", TimeSpan.FromMinutes(8));
         using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { Server.Endpoint } }).WaitAsync(Wait);
         IDatabase db = admin.GetDatabase();
-        TimeSpan? ttl = await db.KeyTimeToLiveAsync(keys.Stream("team")).WaitAsync(Wait);
-        ttl.Should().NotBeNull().And.BeGreaterThan(TimeSpan.FromMinutes(2)).And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(3), "an idle group's stream disappears after the age");
+        foreach (RedisKey key in new[] { keys.Stream("team"), keys.Seq("team"), keys.Epoch("team") })
+        {
+            TimeSpan? ttl = await db.KeyTimeToLiveAsync(key).WaitAsync(Wait);
+            ttl.Should().NotBeNull().And.BeGreaterThan(TimeSpan.FromMinutes(7)).And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(8), $"{key}: an idle group's stream keys expire together, by default the age (3 min, above the 2 min idempotency window) plus 5 minutes after its last use");
+        }
+
         StreamEntry[] entries = await db.StreamRangeAsync(keys.Stream("team")).WaitAsync(Wait);
         entries.Select(e => (string)e.Id!).Should().EndWith(["6-0", "7-0", "8-0"], "entries are keyed by seq, in seq order");
 
@@ -113,7 +117,7 @@ public sealed class RedisHistoryTests : TwoRedisNodesTests
         => (RedisResult[])(await db.ScriptEvaluateAsync(
             RedisScripts.ReadHistory,
             new[] { keys.Seq("team"), keys.Epoch("team"), keys.Stream("team") },
-            new RedisValue[] { "candidate", 0, 100, 5, oldest, string.Empty }).WaitAsync(Wait))!;
+            new RedisValue[] { "candidate", keys.StreamExpiryMilliseconds, 0, 100, 5, oldest, string.Empty }).WaitAsync(Wait))!;
 
     private static async Task<(List<string> Replayed, JsonElement Result)> HistoryAsync(RelayTestClient client, string group, long after, string? epoch = null)
     {

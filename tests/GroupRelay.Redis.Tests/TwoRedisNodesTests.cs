@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
 using GroupRelay.Specification.Tests;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace GroupRelay.Redis.Tests;
@@ -42,10 +43,18 @@ public abstract class TwoRedisNodesTests : IAsyncLifetime
         await Server.DisposeAsync();
     }
 
-    protected async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null, Action<RedisRelayOptions>? configureRedis = null)
+    /// <param name="configure">Relay options of both nodes.</param>
+    /// <param name="configureRedis">Backplane options of both nodes.</param>
+    /// <param name="clock">The relay clock of both nodes (a FakeTimeProvider lets a test move the dead-group sweep on), or null for the system's.</param>
+    protected async Task StartNodesAsync(Action<GroupRelayOptions>? configure = null, Action<RedisRelayOptions>? configureRedis = null, TimeProvider? clock = null)
     {
-        await A.StartAsync(Server.Endpoint, Membership, configure ?? (_ => { }), configureRedis);
-        await B.StartAsync(Server.Endpoint, Membership, configure ?? (_ => { }), configureRedis);
+        Func<IGroupRelayBuilder, IGroupRelayBuilder>? addLast = clock is null ? null : relay =>
+        {
+            relay.Services.AddSingleton(clock);
+            return relay;
+        };
+        await A.StartAsync(Server.Endpoint, Membership, configure ?? (_ => { }), configureRedis, addLast);
+        await B.StartAsync(Server.Endpoint, Membership, configure ?? (_ => { }), configureRedis, addLast);
     }
 
     protected void Group(string group, params string[] users)

@@ -46,7 +46,9 @@ internal sealed class GroupRelayService : IGroupRelay
         PublishOutcome outcome = await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, idempotencyKey: null, cancellationToken).ConfigureAwait(false);
         if (outcome.Unavailable)
         {
-            throw new GroupRelayException($"The message to group '{groupId}' could not be ordered now (the backplane is unreachable); nothing was delivered.");
+            throw new GroupRelayException(outcome.OutcomeUnknown
+                ? $"The backplane became unreachable while the message to group '{groupId}' was on its way and did not confirm whether it was ordered: it may have been delivered."
+                : $"The message to group '{groupId}' could not be ordered now (the backplane is unreachable); nothing was delivered.");
         }
 
         return outcome.Seq;

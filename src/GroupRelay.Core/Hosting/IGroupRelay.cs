@@ -27,7 +27,11 @@ public interface IGroupRelay
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>The <c>seq</c> the message got.</returns>
     /// <exception cref="ArgumentException">An id is empty or too long, or the body is not valid JSON.</exception>
-    /// <exception cref="GroupRelayException">The backplane cannot order the message now (PROTOCOL.md section 4, <c>unavailable</c>); nothing was delivered.</exception>
+    /// <exception cref="GroupRelayException">
+    /// The backplane cannot order the message now (PROTOCOL.md section 4, <c>unavailable</c>); nothing was delivered. Rarely
+    /// (the backplane became unreachable while the message was on its way and did not come back within a bounded time)
+    /// it cannot tell, and the exception's message says it may have been delivered (docs/scaling.md, "Losing Redis").
+    /// </exception>
     ValueTask<long> PublishAsync(string groupId, ReadOnlyMemory<byte> utf8JsonBody, string from, CancellationToken cancellationToken = default);
 
     /// <summary>Sends a <c>message</c> whose body is <paramref name="body"/>; see the other overload.</summary>

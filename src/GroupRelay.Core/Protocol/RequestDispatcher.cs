@@ -284,6 +284,12 @@ internal sealed class RequestDispatcher
 
                 // The replayed frames are the stored bytes; the result follows them on the same FIFO queue.
                 HistoryPage page = await _router.ReadHistoryAsync(request.Group!, request.After, request.Epoch, request.Limit, cancellationToken).ConfigureAwait(false);
+                if (page.Unavailable)
+                {
+                    SendError(connection, request.Id, RelayErrorCodes.Unavailable, "the history could not be read now (the backplane is unreachable); nothing was replayed; retry later");
+                    break;
+                }
+
                 foreach (ReadOnlyMemory<byte> frame in page.Frames)
                 {
                     connection.Outbound.TryEnqueue(frame);
@@ -313,7 +319,9 @@ internal sealed class RequestDispatcher
     {
         if (outcome.Unavailable)
         {
-            SendError(connection, request.Id, RelayErrorCodes.Unavailable, "the message could not be ordered now (the backplane is unreachable); nothing was delivered; retry with the same id");
+            SendError(connection, request.Id, RelayErrorCodes.Unavailable, outcome.OutcomeUnknown
+                ? "the backplane became unreachable while the message was on its way and did not confirm whether it was ordered: it may have been delivered; a retry with the same id is answered as a duplicate if it was"
+                : "the message could not be ordered now (the backplane is unreachable); nothing was delivered; retry with the same id");
         }
         else if (outcome.ConflictingGroup is string other)
         {

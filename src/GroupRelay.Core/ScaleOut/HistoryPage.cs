@@ -13,4 +13,15 @@ namespace GroupRelay.ScaleOut;
 /// when the limit cut the list, when some are no longer retained, or when the asked epoch is not the current one (then
 /// <paramref name="Frames"/> is empty).
 /// </param>
-public sealed record HistoryPage(IReadOnlyList<ReadOnlyMemory<byte>> Frames, StreamPosition Position, bool Complete);
+/// <remarks>
+/// A backplane that cannot read the stream now (its shared store is unreachable) sets <see cref="Unavailable"/>: the client
+/// gets the error <c>unavailable</c> rather than a position it cannot vouch for (PROTOCOL.md section 4).
+/// </remarks>
+public sealed record HistoryPage(IReadOnlyList<ReadOnlyMemory<byte>> Frames, StreamPosition Position, bool Complete)
+{
+    /// <summary>
+    /// True when the backplane could not read the stream (for example Redis is unreachable): nothing is replayed, the
+    /// other members are meaningless, and the client gets the error <c>unavailable</c> and asks again later.
+    /// </summary>
+    public bool Unavailable { get; init; }
+}

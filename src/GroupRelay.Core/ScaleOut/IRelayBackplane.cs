@@ -79,7 +79,10 @@ public interface IRelayBackplane
     /// <param name="epoch">The epoch the client's <paramref name="after"/> belongs to, or null for the current one; another epoch replays nothing.</param>
     /// <param name="limit">The most frames to return, 1 to 1,000.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The frames, the stream's current position, and whether the replay is complete.</returns>
+    /// <returns>
+    /// The frames, the stream's current position, and whether the replay is complete; or, when the stream cannot be read
+    /// now (a shared store out of reach), a page marked <see cref="HistoryPage.Unavailable"/>: the client gets <c>unavailable</c>.
+    /// </returns>
     ValueTask<HistoryPage> ReadHistoryAsync(string groupId, long after, string? epoch, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Sends <c>joined</c> or <c>left</c> about <paramref name="userId"/> to the group's other online members on every node.</summary>

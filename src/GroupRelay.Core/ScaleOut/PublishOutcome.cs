@@ -25,4 +25,12 @@ public readonly record struct PublishOutcome(long Seq, bool Duplicate = false, s
     /// (PROTOCOL.md section 4).
     /// </summary>
     public bool Unavailable { get; init; }
+
+    /// <summary>
+    /// Set with <see cref="Unavailable"/> when the backplane lost contact with its store while the message was on its
+    /// way and could not learn, within a bounded time, whether it was ordered: it may have been delivered. The client
+    /// still gets <c>unavailable</c>, with a message that says so; a retry with the same <c>id</c> is answered as a
+    /// duplicate if it was delivered.
+    /// </summary>
+    public bool OutcomeUnknown { get; init; }
 }

@@ -9,13 +9,15 @@ namespace GroupRelay.Internal;
 /// (UTF-8, no padding), so an id with <c>*</c>, <c>:</c>, spaces, newlines or any other character can neither
 /// collide with another id nor act as a pattern. Values and hash fields hold ids as they are.
 /// </summary>
-/// <remarks>Thread-safety: immutable; this node's identity (a new id at every start) and its names.</remarks>
+/// <remarks>Thread-safety: immutable; this node's identity (a new id at every start), its names, and how long a group's stream keys live.</remarks>
 internal sealed class RedisKeys
 {
-    public RedisKeys(string prefix, string nodeId)
+    public RedisKeys(string prefix, string nodeId, TimeSpan streamExpiry)
     {
         Prefix = prefix;
         NodeId = nodeId;
+        StreamExpiry = streamExpiry;
+        StreamExpiryMilliseconds = (long)streamExpiry.TotalMilliseconds;
         Nodes = prefix + ":nodes";
         Online = prefix + ":online";
         Status = prefix + ":status";
@@ -27,6 +29,16 @@ internal sealed class RedisKeys
     public string Prefix { get; }
 
     public string NodeId { get; }
+
+    /// <summary>
+    /// How long a group's stream keys (<see cref="Seq"/>, <see cref="Epoch"/>, <see cref="Stream"/>) live without a
+    /// message, a read or a refresh by a node holding a member (<c>RedisRelayOptions.StreamExpiry</c>, resolved).
+    /// Every script that writes or reads them sets this expiry on all three at once, so they expire together.
+    /// </summary>
+    public TimeSpan StreamExpiry { get; }
+
+    /// <summary><see cref="StreamExpiry"/> in milliseconds, as the scripts take it.</summary>
+    public long StreamExpiryMilliseconds { get; }
 
     /// <summary>ZSET node id to last heartbeat (Redis time, ms).</summary>
     public RedisKey Nodes { get; }
@@ -59,18 +71,30 @@ internal sealed class RedisKeys
     /// </summary>
     public string StreamPrefix(string group) => Prefix + ":{g:" + Encode(group) + "}";
 
-    /// <summary>STRING: the group's last seq in the current epoch.</summary>
+    /// <summary>STRING, expiring after <see cref="StreamExpiry"/> (with <see cref="Epoch"/> and <see cref="Stream"/>): the group's last seq in the current epoch.</summary>
     public RedisKey Seq(string group) => StreamPrefix(group) + ":seq";
 
-    /// <summary>STRING: the group stream's epoch, created with <see cref="Seq"/>; when either is missing the stream's state was lost.</summary>
+    /// <summary>STRING, expiring with <see cref="Seq"/>: the group stream's epoch, created with it; when either is missing the stream's state was lost (or expired).</summary>
     public RedisKey Epoch(string group) => StreamPrefix(group) + ":ep";
 
     /// <summary>
     /// STREAM: the group's retained messages for <c>history</c>, entry id <c>{seq}-0</c>, fields <c>m</c> (the message's
-    /// framed tail, as the channel carries it) and <c>t</c> (its ts); capped with <c>MAXLEN ~</c> and expiring after the
-    /// retention age without messages. Deleted when the stream starts a new epoch.
+    /// framed tail, as the channel carries it) and <c>t</c> (its ts); capped with <c>MAXLEN ~</c> and expiring with
+    /// <see cref="Seq"/> and <see cref="Epoch"/>. Deleted when the stream starts a new epoch.
     /// </summary>
     public RedisKey Stream(string group) => StreamPrefix(group) + ":s";
+
+    /// <summary>
+    /// STRING, short-lived: the last publish batch this node ran for the group and its results (<c>{batch}|{json}</c>),
+    /// so a batch whose reply was lost can be resolved (see <see cref="RedisScripts.ResolveBatch"/>).
+    /// </summary>
+    public static RedisKey BatchMark(string streamPrefix, string nodeId) => streamPrefix + ":pb:" + nodeId;
+
+    /// <summary>
+    /// STRING: the highest publish batch of this node for the group that was fenced (given up on; it never runs after),
+    /// see <see cref="RedisScripts.ResolveBatch"/>.
+    /// </summary>
+    public static RedisKey BatchFence(string streamPrefix, string nodeId) => streamPrefix + ":pf:" + nodeId;
 
     /// <summary>
     /// STRING, with the idempotency window as expiry: the seq the user's send with this <c>id</c> got in the group, in the

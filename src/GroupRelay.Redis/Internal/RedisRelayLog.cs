@@ -51,4 +51,10 @@ internal static partial class RedisRelayLog
 
     [LoggerMessage(EventId = 314, Level = LogLevel.Warning, Message = "A group's messages {From} to {To} were missed on its channel and are not in its stream (trimmed, expired, or Redis unreachable); clients see the gap and ask history.")]
     public static partial void CatchUpMissing(ILogger logger, long from, long to);
+
+    [LoggerMessage(EventId = 315, Level = LogLevel.Debug, Message = "A publish batch of {Count} messages lost its reply; Redis says it {Outcome}.")]
+    public static partial void PublishResolved(ILogger logger, int count, string outcome);
+
+    [LoggerMessage(EventId = 316, Level = LogLevel.Warning, Message = "A publish batch of {Count} messages lost its reply and Redis could not be asked within {Window}: its senders got 'unavailable' saying it may have been delivered.")]
+    public static partial void PublishOutcomeUnknown(ILogger logger, int count, TimeSpan window);
 }

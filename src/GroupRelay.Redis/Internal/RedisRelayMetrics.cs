@@ -20,6 +20,7 @@ internal sealed class RedisRelayMetrics : IDisposable
     private readonly Counter<long> _streamResets;
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _caughtUp;
+    private readonly Counter<long> _resolutions;
 
     public RedisRelayMetrics(IMeterFactory? meterFactory)
     {
@@ -42,6 +43,7 @@ internal sealed class RedisRelayMetrics : IDisposable
         _ackTimeouts = _meter.CreateCounter<long>("grouprelay.redis.membership.ack_timeouts", "{change}", "Run-time membership changes whose nodes did not all acknowledge within EchoTimeout.");
         _streamResets = _meter.CreateCounter<long>("grouprelay.redis.stream.resets", "{reset}", "Group streams whose epoch changed under this node's open connections (each got a reset).");
         _caughtUp = _meter.CreateCounter<long>("grouprelay.redis.stream.caught_up", "{message}", "Messages a node missed on a group's channel (a seq gap, or its subscription dropped), by outcome: read from the group's stream and delivered, or missing from it.");
+        _resolutions = _meter.CreateCounter<long>("grouprelay.redis.publish.resolutions", "{batch}", "Publish batches whose reply was lost, by what Redis said became of them: ran (answered with their seqs), fenced (refused: never delivered), unknown (Redis out of reach too long: senders told they may have been delivered).");
         _duplicates = _meter.CreateCounter<long>("grouprelay.redis.idempotent_sends", "{message}", "Sends with an idempotency key that Redis did not publish, by outcome (duplicate, conflict).");
     }
 
@@ -72,6 +74,8 @@ internal sealed class RedisRelayMetrics : IDisposable
             _caughtUp.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
+
+    public void Resolved(string outcome) => _resolutions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void NotPublished(string outcome) => _duplicates.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

@@ -38,6 +38,31 @@ internal sealed class RedisGuard
     public ValueTask<(bool Ok, T Value)> TryAsync<TState, T>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<T>> call)
         => RunAsync(operation, state, call, countWhenDisconnected: true);
 
+    /// <summary>
+    /// A change to Redis that must not be taken for undone when it may have run: like
+    /// <see cref="TryAsync{TState, T}(string, TState, Func{IConnectionMultiplexer, TState, Task{T}})"/>, but a failure says
+    /// whether the command may have reached Redis (<see cref="RedisCallOutcome.Unknown"/>: a timeout, or the connection
+    /// dropped after it was written) or certainly did not (<see cref="RedisCallOutcome.NotSent"/>).
+    /// </summary>
+    public async ValueTask<(RedisCallOutcome Outcome, T Value)> TryTrackedAsync<TState, T>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<T>> call)
+    {
+        if (!_connection.IsConnected)
+        {
+            Fallback(operation, null);
+            return (RedisCallOutcome.NotSent, default!);
+        }
+
+        try
+        {
+            return (RedisCallOutcome.Ok, await call(_connection.Multiplexer, state).ConfigureAwait(false));
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            Fallback(operation, ex);
+            return (MayHaveReachedRedis(ex) ? RedisCallOutcome.Unknown : RedisCallOutcome.NotSent, default!);
+        }
+    }
+
     /// <summary>A change to Redis whose result is not needed.</summary>
     public async ValueTask<bool> TryAsync<TState>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task> call)
         => (await RunAsync(operation, (call, state), static async (mux, s) =>
@@ -89,6 +114,13 @@ internal sealed class RedisGuard
     public static bool IsFailure(Exception exception)
         => exception is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException or System.IO.IOException;
 
+    /// <summary>
+    /// Only a connection failure of a command StackExchange.Redis had not begun to write is certain not to have run
+    /// (nothing is buffered: the backlog fails fast); a timeout or any other failure may come after Redis ran it.
+    /// </summary>
+    private static bool MayHaveReachedRedis(Exception exception)
+        => exception is not RedisConnectionException { CommandStatus: CommandStatus.WaitingToBeSent or CommandStatus.WaitingInBacklog };
+
     private async ValueTask<(bool Ok, T Value)> RunAsync<TState, T>(string operation, TState state, Func<IConnectionMultiplexer, TState, Task<T>> call, bool countWhenDisconnected)
     {
         if (!_connection.IsConnected)
@@ -127,4 +159,17 @@ internal sealed class RedisGuard
             _connection.RequestResync();
         }
     }
+}
+
+/// <summary>What became of a change sent through <see cref="RedisGuard.TryTrackedAsync"/>.</summary>
+internal enum RedisCallOutcome
+{
+    /// <summary>Redis ran it and answered.</summary>
+    Ok,
+
+    /// <summary>It never reached Redis (disconnected, or failed before it was written): it did not run and never will.</summary>
+    NotSent,
+
+    /// <summary>It may have run: the reply was lost (a timeout, or the connection dropped after the command was written).</summary>
+    Unknown,
 }

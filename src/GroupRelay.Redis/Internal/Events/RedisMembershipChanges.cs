@@ -52,7 +52,7 @@ internal sealed class RedisMembershipChanges
                 static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(
                     RedisScripts.ChangeMembership,
                     new[] { s.keys.Online, s.keys.Members(s.groupId), s.keys.Nodes, s.keys.Seq(s.groupId), s.keys.Epoch(s.groupId), s.keys.Stream(s.groupId) },
-                    new RedisValue[] { s.keys.Prefix, s.userId, s.add ? "1" : "0", (string)s.keys.Events!, s.command, StreamEpochs.NewCandidate() })).ConfigureAwait(false);
+                    new RedisValue[] { s.keys.Prefix, s.userId, s.add ? "1" : "0", (string)s.keys.Events!, s.command, StreamEpochs.NewCandidate(), s.keys.StreamExpiryMilliseconds })).ConfigureAwait(false);
             if (!ok)
             {
                 // Redis is away: change what this node holds, with the group's position as this node knows it.

@@ -10,7 +10,8 @@ namespace GroupRelay.Internal;
 /// The receive path of group channels: hands each batch of messages (<c>B{epoch}|{first seq}|{count}|</c>, then the
 /// messages) to <see cref="GroupStreamCatchUp"/>, which delivers it in seq order and closes gaps from the group's
 /// stream, and delivers each <c>joined</c>/<c>left</c> event through <see cref="NodeDelivery"/>. When the subscription
-/// connection comes back after a drop, every group this node holds is caught up.
+/// connection comes back after a drop, every group this node holds is caught up, and so is each group the resync
+/// subscribes again, once Redis confirmed the subscription.
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: each subscription's queue calls its handler one message at a time, in publication
@@ -49,8 +50,15 @@ internal sealed class GroupMessageReceiver
                     _delivery.Unanchor(groupId);
                 }
 
-                NodeDelivery.GroupSequence sequence = _delivery.Sequence(groupId);
-                subscription.Queue.OnMessage(message => OnGroupMessage(groupId, sequence, message.Message));
+                // The group's sequence is looked up per batch, not captured: the dead-group sweep may replace it, and a
+                // queue still draining after an unsubscribe must use the same one as its successor.
+                subscription.Queue.OnMessage(message => OnGroupMessage(groupId, message.Message));
+                if (!subscription.Fresh)
+                {
+                    // Subscribed again by the resync: Redis confirmed the subscription, so reading the stream now closes
+                    // whatever was published while the node was not subscribed (and the channel could not bring).
+                    _catchUp.CatchUp(groupId);
+                }
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -62,7 +70,7 @@ internal sealed class GroupMessageReceiver
         }
     }
 
-    private void OnGroupMessage(string groupId, NodeDelivery.GroupSequence sequence, RedisValue value)
+    private void OnGroupMessage(string groupId, RedisValue value)
     {
         try
         {
@@ -74,7 +82,7 @@ internal sealed class GroupMessageReceiver
 
             if (payload[0] == RedisPayload.MessageBatch)
             {
-                _catchUp.OnBatch(groupId, sequence, payload);
+                _catchUp.OnBatch(groupId, payload);
             }
             else if (payload[0] is RedisPayload.Joined or RedisPayload.Left)
             {

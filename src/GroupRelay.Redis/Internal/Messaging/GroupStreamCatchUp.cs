@@ -11,7 +11,8 @@ namespace GroupRelay.Internal;
 /// <summary>
 /// Delivers the batches of a group's channel on this node, and closes the gaps in them from the group's Redis Stream:
 /// when a batch starts beyond the last seq delivered + 1 (in the same epoch, or from 1 in a new one), or when the
-/// subscription connection dropped and came back, the missing range is read with one script (XRANGE) and delivered, in
+/// subscription connection dropped and came back (or the resync subscribed the group's channel again), the missing
+/// range (the whole new epoch, when the stream started one meanwhile) is read with one script (XRANGE) and delivered, in
 /// order, before the batches that arrived meanwhile (held until then). So every connection that stayed open gets every
 /// message Redis numbered exactly once, in seq order, through a dropped or stalled subscription.
 /// </summary>
@@ -49,9 +50,10 @@ internal sealed class GroupStreamCatchUp
     }
 
     /// <summary>A batch from the group's channel: delivered now, or held behind a catch-up (one under way, or one it starts).</summary>
-    public void OnBatch(string groupId, NodeDelivery.GroupSequence sequence, byte[] payload)
+    public void OnBatch(string groupId, byte[] payload)
     {
-        lock (sequence)
+        NodeDelivery.GroupSequence sequence = _delivery.Enter(groupId);
+        try
         {
             if (sequence.Held is not null)
             {
@@ -60,6 +62,10 @@ internal sealed class GroupStreamCatchUp
             }
 
             DeliverOrHold(groupId, sequence, payload, lookForGaps: true);
+        }
+        finally
+        {
+            Monitor.Exit(sequence);
         }
     }
 
@@ -70,12 +76,36 @@ internal sealed class GroupStreamCatchUp
         {
             lock (sequence)
             {
-                if (sequence.Anchored && sequence.Epoch is string epoch && sequence.Held is null)
-                {
-                    sequence.Held = new Queue<byte[]>();
-                    _ = CatchUpAsync(groupId, sequence, epoch, sequence.LastSeq, long.MaxValue);
-                }
+                CatchUpToTheEnd(groupId, sequence);
             }
+        }
+    }
+
+    /// <summary>
+    /// The group's channel was subscribed again (after an outage, by the resync) and Redis has confirmed it: what was
+    /// published before that confirmation and after the last seq delivered here is read from the stream now, so a
+    /// message published while the node was not subscribed is not left waiting for the group's next message.
+    /// </summary>
+    public void CatchUp(string groupId)
+    {
+        NodeDelivery.GroupSequence sequence = _delivery.Enter(groupId);
+        try
+        {
+            CatchUpToTheEnd(groupId, sequence);
+        }
+        finally
+        {
+            Monitor.Exit(sequence);
+        }
+    }
+
+    /// <summary>Under the lock: starts reading everything after the last seq delivered, unless nothing was delivered yet or a catch-up is under way.</summary>
+    private void CatchUpToTheEnd(string groupId, NodeDelivery.GroupSequence sequence)
+    {
+        if (!sequence.Dropped && sequence.Anchored && sequence.Epoch is string epoch && sequence.Held is null)
+        {
+            sequence.Held = new Queue<byte[]>();
+            _ = CatchUpAsync(groupId, sequence, epoch, sequence.LastSeq, long.MaxValue);
         }
     }
 
@@ -112,7 +142,7 @@ internal sealed class GroupStreamCatchUp
         {
             var keys = new[] { _keys.Seq(groupId), _keys.Epoch(groupId), _keys.Stream(groupId) };
             long limit = Math.Min(upTo - after, MaxRead);
-            var args = new RedisValue[] { StreamEpochs.NewCandidate(), after, limit, int.MaxValue, 0, epoch };
+            var args = new RedisValue[] { StreamEpochs.NewCandidate(), _keys.StreamExpiryMilliseconds, after, limit, int.MaxValue, 0, epoch };
             (bool ok, RedisResult reply) = await _guard.TryWhenConnectedAsync(
                 "catch_up",
                 (Keys: keys, Args: args),
@@ -130,6 +160,16 @@ internal sealed class GroupStreamCatchUp
             {
                 long read = DeliverEntries(groupId, sequence, epoch, upTo, entries);
                 bool sameEpoch = string.Equals(sequence.Epoch, epoch, StringComparison.Ordinal);
+                if (upTo == long.MaxValue && sameEpoch && entries is not null && (long)entries[2] == 0)
+                {
+                    // Reading to the end after the subscription came back, the stream is in another epoch (Redis lost its
+                    // data meanwhile): its messages so far came while this node was not subscribed. Reset the local
+                    // members to it, then read it from its start, still holding what the channel brings meanwhile.
+                    string current = (string)entries[0]!;
+                    _delivery.EnterEpoch(groupId, sequence, current);
+                    _ = CatchUpAsync(groupId, sequence, current, 0, long.MaxValue);
+                    return;
+                }
                 if (read == MaxRead && sameEpoch && sequence.LastSeq < upTo)
                 {
                     // More than one read's worth: go on from where this one stopped, still holding what came meanwhile.

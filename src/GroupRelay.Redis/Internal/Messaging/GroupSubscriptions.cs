@@ -17,6 +17,8 @@ namespace GroupRelay.Internal;
 /// Thread-safety in one sentence: each group has an async gate under which <see cref="ReconcileAsync"/> compares the
 /// local group index with the subscription and fixes the difference, so concurrent joins and leaves of a group (by
 /// different users) converge on the right state whatever their interleaving: the last reconcile sees the last change.
+/// The dead-group sweep removes a group's entry only under its gate, unsubscribed and without a local member, and marks
+/// it dropped there: a reconcile that waited on that gate takes a fresh entry, so a group never has two.
 /// </para>
 /// <para>
 /// New subscriptions are handed to the receiver through a channel rather than a callback: the receiver delivers
@@ -40,6 +42,9 @@ internal sealed class GroupSubscriptions
         _directory = directory;
     }
 
+    /// <summary>The groups this node keeps a subscription entry for, subscribed or not (for tests and the dead-group measurement).</summary>
+    internal int EntryCount => _subscriptions.Count;
+
     /// <summary>Every subscription made, in order; read by <see cref="GroupMessageReceiver"/>.</summary>
     public ChannelReader<GroupChannelSubscription> Subscribed => _subscribed.Reader;
 
@@ -52,8 +57,19 @@ internal sealed class GroupSubscriptions
     /// <param name="resubscribe">Unsubscribe the channel in the client first (a subscription that failed half-way may still be registered there).</param>
     public async Task ReconcileAsync(string groupId, bool resubscribe = false)
     {
-        Subscription subscription = _subscriptions.GetOrAdd(groupId, static _ => new Subscription());
-        await subscription.Gate.WaitAsync().ConfigureAwait(false);
+        Subscription subscription;
+        while (true)
+        {
+            subscription = _subscriptions.GetOrAdd(groupId, static _ => new Subscription());
+            await subscription.Gate.WaitAsync().ConfigureAwait(false);
+            if (!subscription.Dropped)
+            {
+                break;
+            }
+
+            subscription.Gate.Release();
+        }
+
         try
         {
             bool wanted = _directory.GetMembers(groupId).Count > 0;
@@ -72,7 +88,31 @@ internal sealed class GroupSubscriptions
         }
     }
 
-    /// <summary>After an outage: every group this node ever subscribed to is reconciled again, subscribing afresh.</summary>
+    /// <summary>
+    /// Removes the entries of groups that are unsubscribed and have no local member (the first member to come back
+    /// reconciles a fresh one). An entry whose gate is busy is left for the next sweep: a reconcile is under way.
+    /// </summary>
+    internal void Sweep()
+    {
+        foreach (KeyValuePair<string, Subscription> pair in _subscriptions)
+        {
+            Subscription subscription = pair.Value;
+            if (Volatile.Read(ref subscription.Queue) is not null || _directory.GetMembers(pair.Key).Count > 0 || !subscription.Gate.Wait(0))
+            {
+                continue;
+            }
+
+            if (subscription.Queue is null && _directory.GetMembers(pair.Key).Count == 0)
+            {
+                subscription.Dropped = true;
+                _subscriptions.TryRemove(pair);
+            }
+
+            subscription.Gate.Release();
+        }
+    }
+
+    /// <summary>After an outage: every group this node holds an entry for is reconciled again, subscribing afresh.</summary>
     public Task RestoreAllAsync()
     {
         var restores = new List<Task>();
@@ -117,5 +157,8 @@ internal sealed class GroupSubscriptions
     {
         public readonly SemaphoreSlim Gate = new(1, 1);
         public ChannelMessageQueue? Queue;
+
+        /// <summary>Set under <see cref="Gate"/> when the sweep removed this entry.</summary>
+        public bool Dropped;
     }
 }

@@ -17,7 +17,8 @@ namespace GroupRelay.Internal;
 /// Thread-safety in one sentence: each group has one <see cref="GroupSequence"/> whose lock spans "check the epoch, check
 /// or take the seq, queue to every local connection", so a group's frames (a reset included) enter every connection's
 /// queue in stream order whether they come from the subscription or from a catch-up read; queuing never blocks, so
-/// the lock is short.
+/// the lock is short. Every use takes the sequence through <see cref="Enter"/>, which never hands out one that
+/// <see cref="Sweep"/> dropped (the sweep marks it under the same lock), so a group never has two live sequences.
 /// </remarks>
 internal sealed class NodeDelivery
 {
@@ -27,13 +28,20 @@ internal sealed class NodeDelivery
     private readonly RedisRelayMetrics _metrics;
     private readonly ILogger _logger;
 
-    public NodeDelivery(RelayLocalDelivery local, InMemoryGroupDirectory directory, RedisRelayMetrics metrics, ILogger logger)
+    public NodeDelivery(RelayLocalDelivery local, InMemoryGroupDirectory directory, RedisRelayMetrics metrics, TimeProvider clock, ILogger logger)
     {
         _local = local;
         _directory = directory;
         _metrics = metrics;
+        Clock = clock;
         _logger = logger;
     }
+
+    /// <summary>The relay's clock (<see cref="TimeProvider"/> from DI, as Core's): the dead-group sweep's grace is measured on it.</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>The groups this node keeps a sequence for (for tests and the dead-group measurement).</summary>
+    internal int SequenceCount => _sequences.Count;
 
     public bool SendJoinLeaveEvents => _local.Options.SendJoinLeaveEvents;
 
@@ -52,8 +60,25 @@ internal sealed class NodeDelivery
     public static byte[] WriteMessageFrame(string groupId, string from, long seq, long timestamp, ReadOnlySpan<byte> body, bool compact)
         => RelayLocalDelivery.WriteMessageFrame(groupId, from, seq, timestamp, body, compact);
 
-    /// <summary>The group's sequence on this node (created on first use, kept for the node's life).</summary>
-    public GroupSequence Sequence(string groupId) => _sequences.GetOrAdd(groupId, static _ => new GroupSequence());
+    /// <summary>
+    /// The group's sequence on this node (created on first use, dropped by <see cref="Sweep"/> once the group is dead
+    /// here), <b>entered</b>: the caller holds its lock and releases it with <see cref="Monitor.Exit"/>. Marks it used.
+    /// </summary>
+    public GroupSequence Enter(string groupId)
+    {
+        while (true)
+        {
+            GroupSequence sequence = _sequences.GetOrAdd(groupId, static (_, clock) => new GroupSequence(clock.GetTimestamp()), Clock);
+            Monitor.Enter(sequence);
+            if (!sequence.Dropped)
+            {
+                Volatile.Write(ref sequence.LastUsed, Clock.GetTimestamp());
+                return sequence;
+            }
+
+            Monitor.Exit(sequence);
+        }
+    }
 
     /// <summary>The groups this node holds a member of, with their sequences (what a caught-up subscription may have missed).</summary>
     public List<(string Group, GroupSequence Sequence)> HeldSequences()
@@ -71,15 +96,47 @@ internal sealed class NodeDelivery
     }
 
     /// <summary>
+    /// Drops the sequences of groups that are dead on this node: no local member, not subscribed
+    /// (<paramref name="isSubscribed"/>), no catch-up under way, and not used for <paramref name="grace"/> (a connecting
+    /// member reads its position, which this node observes, before it is in the group index: the grace keeps what it
+    /// observed until it is). A group that comes back starts as one this node never knew: its fresh subscription is
+    /// unanchored and its epoch is taken from the next position read or batch, as for any first member.
+    /// </summary>
+    internal void Sweep(TimeSpan grace, Func<string, bool> isSubscribed)
+    {
+        foreach (KeyValuePair<string, GroupSequence> pair in _sequences)
+        {
+            GroupSequence sequence = pair.Value;
+            if (Clock.GetElapsedTime(Volatile.Read(ref sequence.LastUsed)) < grace || _directory.GetMembers(pair.Key).Count > 0 || isSubscribed(pair.Key))
+            {
+                continue;
+            }
+
+            lock (sequence)
+            {
+                if (sequence.Held is null && !sequence.Dropped && Clock.GetElapsedTime(sequence.LastUsed) >= grace && _directory.GetMembers(pair.Key).Count == 0 && !isSubscribed(pair.Key))
+                {
+                    sequence.Dropped = true;
+                    _sequences.TryRemove(pair);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The group's channel was subscribed afresh (its first local member): what this node delivered before says nothing
     /// about what the new members are owed, so gaps are looked for again only once a message was delivered.
     /// </summary>
     public void Unanchor(string groupId)
     {
-        GroupSequence sequence = Sequence(groupId);
-        lock (sequence)
+        GroupSequence sequence = Enter(groupId);
+        try
         {
             sequence.Anchored = false;
+        }
+        finally
+        {
+            Monitor.Exit(sequence);
         }
     }
 
@@ -117,10 +174,14 @@ internal sealed class NodeDelivery
     /// </summary>
     public void Observe(string groupId, StreamPosition position)
     {
-        GroupSequence sequence = Sequence(groupId);
-        lock (sequence)
+        GroupSequence sequence = Enter(groupId);
+        try
         {
             sequence.Epoch ??= position.Epoch;
+        }
+        finally
+        {
+            Monitor.Exit(sequence);
         }
     }
 
@@ -130,11 +191,15 @@ internal sealed class NodeDelivery
     /// </summary>
     public StreamPosition KnownPosition(string groupId)
     {
-        GroupSequence sequence = Sequence(groupId);
-        lock (sequence)
+        GroupSequence sequence = Enter(groupId);
+        try
         {
             sequence.Epoch ??= StreamEpochs.NewCandidate();
             return new StreamPosition(sequence.Epoch, sequence.LastSeq);
+        }
+        finally
+        {
+            Monitor.Exit(sequence);
         }
     }
 
@@ -178,9 +243,15 @@ internal sealed class NodeDelivery
     }
 
     /// <summary>One group's stream as this node delivered it: the epoch and last seq; its monitor orders deliveries (see <see cref="NodeDelivery"/>).</summary>
-    internal sealed class GroupSequence
+    internal sealed class GroupSequence(long now)
     {
         public long LastSeqField;
+
+        /// <summary>When the sequence was last entered (<see cref="TimeProvider.GetTimestamp"/>); written under the lock, read without it too.</summary>
+        public long LastUsed = now;
+
+        /// <summary>Set under the lock when the sweep removed the sequence: <see cref="Enter"/> then takes a fresh one.</summary>
+        public bool Dropped;
 
         /// <summary>The epoch this node delivered last, or null before it knows one; guarded by this object's monitor.</summary>
         public string? Epoch;

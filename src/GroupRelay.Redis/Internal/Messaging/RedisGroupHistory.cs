@@ -11,8 +11,9 @@ namespace GroupRelay.Internal;
 /// <c>history</c> through Redis (PROTOCOL.md section 3): one script reads the group's position and the retained entries
 /// of its Redis Stream after the asked seq (XRANGE), in one round trip and one atomic step, and each entry becomes the
 /// <c>message</c> frame it was delivered as, byte for byte (<see cref="RelayLocalDelivery.WriteMessageFrame"/>, from the
-/// same fields the channel carried). While Redis is away nothing is replayed: the answer is the position this node knows,
-/// complete only when nothing was missed.
+/// same fields the channel carried). While Redis is away (or does not answer in time) nothing is replayed and the answer
+/// is <see cref="HistoryPage.Unavailable"/>: the client gets the error <c>unavailable</c> (PROTOCOL.md section 4), as for
+/// <c>send</c>, rather than a position this node cannot vouch for.
 /// </summary>
 /// <remarks>Thread-safety in one sentence: stateless; each call builds its own request and frames.</remarks>
 internal sealed class RedisGroupHistory
@@ -34,16 +35,14 @@ internal sealed class RedisGroupHistory
         // as it does in process; the stream's own expiry only removes the key of an idle group.
         long oldest = _delivery.GetTimestamp() - (long)_delivery.HistoryMaxAge.TotalMilliseconds;
         var keys = new[] { _keys.Seq(groupId), _keys.Epoch(groupId), _keys.Stream(groupId) };
-        var args = new RedisValue[] { StreamEpochs.NewCandidate(), after, limit, _delivery.HistoryMessagesPerGroup, oldest, epoch ?? string.Empty };
+        var args = new RedisValue[] { StreamEpochs.NewCandidate(), _keys.StreamExpiryMilliseconds, after, limit, _delivery.HistoryMessagesPerGroup, oldest, epoch ?? string.Empty };
         (bool ok, RedisResult reply) = await _guard.TryWhenConnectedAsync(
             "history",
             (Keys: keys, Args: args),
             static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(RedisScripts.ReadHistory, s.Keys, s.Args)).ConfigureAwait(false);
         if (!ok)
         {
-            StreamPosition known = _delivery.KnownPosition(groupId);
-            bool same = epoch is null || string.Equals(epoch, known.Epoch, StringComparison.Ordinal);
-            return new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), known, Complete: same && after >= known.Seq);
+            return new HistoryPage(Array.Empty<ReadOnlyMemory<byte>>(), default, Complete: false) { Unavailable = true };
         }
 
         var results = (RedisResult[])reply!;

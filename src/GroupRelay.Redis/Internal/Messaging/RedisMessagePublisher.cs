@@ -4,21 +4,22 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
-using StackExchange.Redis;
 
 namespace GroupRelay.Internal;
 
 /// <summary>
 /// Publishes this node's group messages: one publish script per group in flight at a time (epoch checked, idempotency
 /// keys checked and recorded, seqs taken, the published messages appended to the group's Redis Stream and PUBLISHed in one
-/// atomic step); what arrives meanwhile
-/// waits in call order and goes out together in the next script, at most <see cref="MaxBatch"/> at a time. While Redis
-/// is away, a batch is refused (<see cref="PublishOutcome.Unavailable"/>): only Redis numbers a group's messages.
+/// atomic step, see <see cref="PublishScript"/>); what arrives meanwhile waits in call order and goes out together in the
+/// next script, at most <see cref="MaxBatch"/> at a time. While Redis is away, a batch is refused
+/// (<see cref="PublishOutcome.Unavailable"/>): only Redis numbers a group's messages. A group's queue is dropped once it
+/// has been idle for the sweep's grace (<see cref="Sweep"/>).
 /// </summary>
 /// <remarks>
-/// Thread-safety in one sentence: each group's queue has a lock held only to append a message or take a batch, and a
-/// flag under it lets one flush loop per group run, so a group's messages leave in call order while many connections
-/// publish concurrently and different groups flush in parallel.
+/// Thread-safety in one sentence: each group's queue has a lock held only to append a message, take a batch or drop the
+/// queue, and a flag under it lets one flush loop per group run, so a group's messages leave in call order while many
+/// connections publish concurrently and different groups flush in parallel; a publisher that finds its queue dropped
+/// takes a fresh one, so no message is ever queued where no loop will flush it.
 /// </remarks>
 internal sealed class RedisMessagePublisher
 {
@@ -30,7 +31,7 @@ internal sealed class RedisMessagePublisher
     internal const int MaxBatch = 64;
 
     private readonly ConcurrentDictionary<string, GroupQueue> _queues = new(StringComparer.Ordinal);
-    private readonly RedisGuard _guard;
+    private readonly PublishScript _script;
     private readonly GroupSubscriptions _subscriptions;
     private readonly EchoTracker _echoes;
     private readonly NodeDelivery _delivery;
@@ -38,9 +39,9 @@ internal sealed class RedisMessagePublisher
     private readonly RedisRelayMetrics _metrics;
     private long _nextPublishId;
 
-    public RedisMessagePublisher(RedisGuard guard, GroupSubscriptions subscriptions, EchoTracker echoes, NodeDelivery delivery, RedisKeys keys, RedisRelayMetrics metrics)
+    public RedisMessagePublisher(PublishScript script, GroupSubscriptions subscriptions, EchoTracker echoes, NodeDelivery delivery, RedisKeys keys, RedisRelayMetrics metrics)
     {
-        _guard = guard;
+        _script = script;
         _subscriptions = subscriptions;
         _echoes = echoes;
         _delivery = delivery;
@@ -48,10 +49,11 @@ internal sealed class RedisMessagePublisher
         _metrics = metrics;
     }
 
+    /// <summary>The groups this node holds a publish queue for (for tests and the dead-group measurement).</summary>
+    internal int QueueCount => _queues.Count;
+
     public ValueTask<PublishOutcome> PublishAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey)
     {
-        // The group's keys and channel name are built once per group, not per message.
-        GroupQueue queue = _queues.GetOrAdd(groupId, static (group, keys) => new GroupQueue(group, keys), _keys);
         long timestamp = _delivery.GetTimestamp();
         string? skip = echo ? null : sender?.ConnectionId;
         long publishId = Interlocked.Increment(ref _nextPublishId);
@@ -68,24 +70,36 @@ internal sealed class RedisMessagePublisher
             body.Length,
             new OutgoingMessage(from, timestamp, bodyIsCompact, skip),
             waitForEcho ? Environment.TickCount64 : null,
-            idempotencyKey is null ? null : (RedisKeys.SentId(queue.StreamPrefix, from, idempotencyKey), _keys.UsedId(from, idempotencyKey)));
+            idempotencyKey is null ? null : (RedisKeys.SentId(_keys.StreamPrefix(groupId), from, idempotencyKey), _keys.UsedId(from, idempotencyKey)));
         if (waitForEcho)
         {
             _echoes.Track(pending);
         }
 
-        // The message takes its place in the group's order here, under the lock, in call order.
-        bool flush;
-        lock (queue)
+        // The message takes its place in the group's order here, under the lock, in call order; a queue the sweep
+        // dropped meanwhile is replaced (the group's keys and channel name are built once per queue, not per message).
+        while (true)
         {
-            (queue.Waiting ??= new List<PendingPublish>()).Add(pending);
-            flush = !queue.Flushing;
-            queue.Flushing = true;
-        }
+            GroupQueue queue = _queues.GetOrAdd(groupId, static (group, s) => new GroupQueue(group, s.Keys, s.Clock.GetTimestamp()), (Keys: _keys, Clock: _delivery.Clock));
+            bool flush;
+            lock (queue)
+            {
+                if (queue.Dropped)
+                {
+                    continue;
+                }
 
-        if (flush)
-        {
-            _ = FlushAsync(groupId, queue);
+                (queue.Waiting ??= new List<PendingPublish>()).Add(pending);
+                flush = !queue.Flushing;
+                queue.Flushing = true;
+            }
+
+            if (flush)
+            {
+                _ = FlushAsync(queue);
+            }
+
+            break;
         }
 
         // One task for both waits (the seq from the script's reply, the echo from this node's delivery): the sender
@@ -93,8 +107,34 @@ internal sealed class RedisMessagePublisher
         return new ValueTask<PublishOutcome>(pending.Done.Task);
     }
 
+    /// <summary>
+    /// Drops the queues of groups that have nothing waiting, no flush under way and no message for
+    /// <paramref name="grace"/>: a group this node no longer publishes to holds nothing here.
+    /// </summary>
+    internal void Sweep(TimeSpan grace)
+    {
+        TimeProvider clock = _delivery.Clock;
+        foreach (KeyValuePair<string, GroupQueue> pair in _queues)
+        {
+            GroupQueue queue = pair.Value;
+            if (clock.GetElapsedTime(Volatile.Read(ref queue.LastUsed)) < grace)
+            {
+                continue;
+            }
+
+            lock (queue)
+            {
+                if (!queue.Flushing && queue.Waiting is not { Count: > 0 } && clock.GetElapsedTime(queue.LastUsed) >= grace)
+                {
+                    queue.Dropped = true;
+                    _queues.TryRemove(pair);
+                }
+            }
+        }
+    }
+
     /// <summary>Publishes what waits for a group, batch after batch, until nothing does; never throws.</summary>
-    private async Task FlushAsync(string groupId, GroupQueue queue)
+    private async Task FlushAsync(GroupQueue queue)
     {
         while (true)
         {
@@ -104,6 +144,7 @@ internal sealed class RedisMessagePublisher
                 if (queue.Waiting is not { Count: > 0 })
                 {
                     queue.Flushing = false;
+                    Volatile.Write(ref queue.LastUsed, _delivery.Clock.GetTimestamp());
                     return;
                 }
 
@@ -119,32 +160,29 @@ internal sealed class RedisMessagePublisher
                 }
             }
 
-            await PublishBatchAsync(groupId, queue, batch).ConfigureAwait(false);
+            await PublishBatchAsync(queue, batch).ConfigureAwait(false);
         }
     }
 
-
-    private async Task PublishBatchAsync(string groupId, GroupQueue queue, List<PendingPublish> batch)
+    private async Task PublishBatchAsync(GroupQueue queue, List<PendingPublish> batch)
     {
         try
         {
-            (bool ok, RedisResult reply) = await _guard.TryAsync(
-                "publish",
-                (Keys: ScriptKeys(queue, batch), Args: ScriptArguments(queue, batch)),
-                static (mux, s) => mux.GetDatabase().ScriptEvaluateAsync(RedisScripts.PublishBatch, s.Keys, s.Args)).ConfigureAwait(false);
-            if (ok)
+            (BatchFate fate, PublishResults? results) = await _script.RunAsync(queue, batch).ConfigureAwait(false);
+            if (fate == BatchFate.Ran)
             {
-                Complete(batch, (RedisResult[])reply!);
+                Complete(batch, results!);
                 return;
             }
 
-            // Redis is away (or did not answer in time): nothing is numbered here, so the numbering never forks between
-            // nodes; each sender gets `unavailable` and retries with the same id. A script that did run after all (a
-            // reply that timed out) makes that retry a duplicate with the first seq (docs/scaling.md, "Losing Redis").
+            // Refused: Redis is away (or the batch was fenced after its reply was lost): nothing was numbered, so the
+            // numbering never forks between nodes, and nothing was delivered; each sender gets `unavailable` and retries
+            // with the same id. Unknown: Redis could not be asked what became of it; the sender is told it may have been
+            // delivered (docs/scaling.md, "Losing Redis").
             foreach (PendingPublish message in batch)
             {
                 _echoes.Forget(message.PublishId);
-                message.Settle(new PublishOutcome(0) { Unavailable = true });
+                message.Settle(new PublishOutcome(0) { Unavailable = true, OutcomeUnknown = fate == BatchFate.Unknown });
             }
         }
         catch (Exception ex)
@@ -158,90 +196,31 @@ internal sealed class RedisMessagePublisher
     }
 
     /// <summary>The script's answer, per message: its seq (published), the first seq negated (a duplicate), or the other group (a conflict).</summary>
-    private void Complete(List<PendingPublish> batch, RedisResult[] results)
+    private void Complete(List<PendingPublish> batch, PublishResults results)
     {
-        _metrics.Published("message", (int)(long)results[2]);
+        _metrics.Published("message", results.Published);
         for (int i = 0; i < batch.Count; i++)
         {
             PendingPublish message = batch[i];
-            RedisResult result = results[3 + i];
-            bool isSeq = result.Resp2Type == ResultType.Integer;
-            if (isSeq && (long)result > 0)
+            MessageResult result = results.Messages[i];
+            if (result.Seq > 0)
             {
-                message.SeqKnown((long)result);
+                message.SeqKnown(result.Seq);
                 continue;
             }
 
             // Not published, so no echo will come: the sender gets its answer now.
             _echoes.Forget(message.PublishId);
-            if (isSeq)
+            if (result.ConflictingGroup is null)
             {
                 _metrics.NotPublished("duplicate");
-                message.Settle(new PublishOutcome(-(long)result, Duplicate: true));
+                message.Settle(new PublishOutcome(-result.Seq, Duplicate: true));
             }
             else
             {
                 _metrics.NotPublished("conflict");
-                message.Settle(new PublishOutcome(0, ConflictingGroup: (string)result!));
+                message.Settle(new PublishOutcome(0, ConflictingGroup: result.ConflictingGroup));
             }
         }
-    }
-
-    private static RedisKey[] ScriptKeys(GroupQueue queue, List<PendingPublish> batch)
-    {
-        var keys = new List<RedisKey>(3 + (2 * batch.Count)) { queue.SeqKey, queue.EpochKey, queue.StreamKey };
-        foreach (PendingPublish message in batch)
-        {
-            if (message.IdempotencyKeys is (RedisKey sent, RedisKey used))
-            {
-                keys.Add(sent);
-                keys.Add(used);
-            }
-        }
-
-        return keys.ToArray();
-    }
-
-    private RedisValue[] ScriptArguments(GroupQueue queue, List<PendingPublish> batch)
-    {
-        var args = new RedisValue[7 + (3 * batch.Count)];
-        args[0] = queue.ChannelName;
-        args[1] = StreamEpochs.NewCandidate();
-        args[2] = (long)_delivery.IdempotencyWindow.TotalMilliseconds;
-        args[3] = queue.GroupId;
-        args[4] = batch.Count;
-        args[5] = _delivery.HistoryMessagesPerGroup;
-        args[6] = (long)_delivery.HistoryMaxAge.TotalMilliseconds;
-        for (int i = 0; i < batch.Count; i++)
-        {
-            args[7 + (3 * i)] = batch[i].IdempotencyKeys is null ? "0" : "1";
-            args[8 + (3 * i)] = batch[i].Tail;
-            args[9 + (3 * i)] = batch[i].Message.Timestamp;
-        }
-
-        return args;
-    }
-
-    /// <summary>One group's messages waiting for the next publish script, and the names the script needs.</summary>
-    private sealed class GroupQueue(string groupId, RedisKeys keys)
-    {
-        public string GroupId { get; } = groupId;
-
-        /// <summary>The start of the group's keys (its Cluster hash tag), for the idempotency keys in its slot.</summary>
-        public string StreamPrefix { get; } = keys.StreamPrefix(groupId);
-
-        public RedisKey SeqKey { get; } = keys.Seq(groupId);
-
-        public RedisKey EpochKey { get; } = keys.Epoch(groupId);
-
-        public RedisKey StreamKey { get; } = keys.Stream(groupId);
-
-        public string ChannelName { get; } = (string)keys.GroupChannel(groupId)!;
-
-        /// <summary>Messages waiting, in call order; guarded by this object's monitor, as is <see cref="Flushing"/>.</summary>
-        public List<PendingPublish>? Waiting;
-
-        /// <summary>Whether a flush loop is running for this group (at most one).</summary>
-        public bool Flushing;
     }
 }

@@ -10,8 +10,9 @@ namespace GroupRelay.Internal;
 /// <summary>
 /// The positions of group streams (the <c>positions</c> of <c>welcome</c>): one script per group, all sent at once and
 /// awaited together, so a user's groups cost one round trip whatever their slots on a Redis Cluster. A group with no
-/// stream state yet starts one (a new epoch, seq 0) so the next caller sees the same position. While Redis is away the
-/// answer is what this node delivered (counted as a fallback).
+/// stream state yet starts one (a new epoch, seq 0) so the next caller sees the same position; a read pushes the expiry
+/// of the group's stream keys back (a member is about to be online). While Redis is away the answer is what this node
+/// delivered (counted as a fallback).
 /// </summary>
 /// <remarks>
 /// Thread-safety in one sentence: stateless; each call builds its own requests, and what it learns goes to the thread-safe
@@ -46,7 +47,7 @@ internal sealed class RedisStreamPositions
             for (int i = 0; i < reads.Length; i++)
             {
                 string group = s.Groups[i];
-                reads[i] = db.ScriptEvaluateAsync(RedisScripts.Position, new[] { s.Keys.Seq(group), s.Keys.Epoch(group), s.Keys.Stream(group) }, new RedisValue[] { StreamEpochs.NewCandidate() });
+                reads[i] = db.ScriptEvaluateAsync(RedisScripts.Position, new[] { s.Keys.Seq(group), s.Keys.Epoch(group), s.Keys.Stream(group) }, new RedisValue[] { StreamEpochs.NewCandidate(), s.Keys.StreamExpiryMilliseconds });
             }
 
             return Task.WhenAll(reads);

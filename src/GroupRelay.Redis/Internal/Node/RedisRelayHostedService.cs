@@ -8,7 +8,9 @@ namespace GroupRelay.Internal;
 
 /// <summary>
 /// The node's life: connects to Redis and runs the first heartbeat (with its resync) before the server takes
-/// connections, beats every <c>HeartbeatInterval</c>, and on stop removes this node's entries and closes the connection.
+/// connections, beats every <c>HeartbeatInterval</c> (each beat also refreshes the expiry of some of its groups' stream
+/// keys), sweeps the state of dead groups (<see cref="GroupUpkeep"/>), and on stop removes this node's entries and
+/// closes the connection.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -26,7 +28,7 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
     private readonly RedisConnection _connection;
     private readonly NodeHeartbeat _heartbeat;
     private readonly GroupMessageReceiver _receiver;
-    private readonly EchoTracker _echoes;
+    private readonly GroupUpkeep _upkeep;
     private readonly RedisGuard _guard;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -34,12 +36,12 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
     private Task? _receiving;
     private int _disposed;
 
-    public RedisRelayHostedService(RedisConnection connection, NodeHeartbeat heartbeat, GroupMessageReceiver receiver, EchoTracker echoes, RedisGuard guard, ILogger logger)
+    public RedisRelayHostedService(RedisConnection connection, NodeHeartbeat heartbeat, GroupMessageReceiver receiver, GroupUpkeep upkeep, RedisGuard guard, ILogger logger)
     {
         _connection = connection;
         _heartbeat = heartbeat;
         _receiver = receiver;
-        _echoes = echoes;
+        _upkeep = upkeep;
         _guard = guard;
         _logger = logger;
     }
@@ -47,6 +49,7 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _receiving = _receiver.RunAsync(_stopping.Token);
+        _upkeep.Start();
         await _connection.ConnectAsync().ConfigureAwait(false);
         if (_connection.IsConnected)
         {
@@ -67,7 +70,7 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
         await _heartbeat.LeaveAsync().ConfigureAwait(false);
         RedisRelayLog.Stopped(_logger, _connection.NodeId);
         await _connection.CloseAsync().ConfigureAwait(false);
-        await _echoes.StopAsync().ConfigureAwait(false);
+        await _upkeep.StopAsync().ConfigureAwait(false);
     }
 
     /// <summary>For tests: the node dies without cleaning up (no more heartbeats, no removal, connection dropped).</summary>
@@ -76,7 +79,7 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
         _connection.MarkCrashed();
         await StopLoopsAsync().ConfigureAwait(false);
         await _connection.CloseAsync().ConfigureAwait(false);
-        await _echoes.StopAsync().ConfigureAwait(false);
+        await _upkeep.StopAsync().ConfigureAwait(false);
     }
 
     // Registered as itself and as a hosted service (the same instance), so the container disposes it twice.
@@ -125,6 +128,7 @@ internal sealed class RedisRelayHostedService : IHostedService, IDisposable
                 {
                     _connection.Refresh();
                     await _heartbeat.BeatAsync(_stopping.Token).ConfigureAwait(false);
+                    await _upkeep.RefreshAsync().ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
