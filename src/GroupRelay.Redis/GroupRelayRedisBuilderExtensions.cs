@@ -1,11 +1,14 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.IO;
+using System.Linq;
 using System.Threading.Tasks;
 using GroupRelay;
 using GroupRelay.Internal;
 using GroupRelay.Redis;
 using GroupRelay.ScaleOut;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,6 +39,54 @@ public static class GroupRelayRedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
         ConfigurationOptions configuration = ConfigurationOptions.Parse(redisConnectionString);
         return builder.AddRedis(configuration, configure);
+    }
+
+    /// <summary>
+    /// Uses Redis with settings from a configuration section (for example <c>builder.Configuration.GetSection("GroupRelay:Redis")</c>):
+    /// <c>ConnectionString</c> (required, the StackExchange.Redis configuration string) and any of the
+    /// <see cref="RedisRelayOptions"/> by name (<c>Prefix</c>, <c>HeartbeatInterval</c> as <c>hh:mm:ss</c>, ...), then
+    /// <paramref name="configure"/> on top. Options are validated when the host starts, as with the other overloads.
+    /// </summary>
+    /// <param name="builder">The GroupRelay builder.</param>
+    /// <param name="configuration">The section.</param>
+    /// <param name="configure">Sets options after binding (optional).</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="GroupRelayException">The section has no <c>ConnectionString</c>, or a key that is not an option (a misspelling would otherwise be ignored).</exception>
+    /// <example>
+    /// <code>
+    /// // appsettings.json: { "GroupRelay": { "Redis": { "ConnectionString": "localhost:6379", "Prefix": "chat" } } }
+    /// builder.Services.AddGroupRelay().AddRedis(builder.Configuration.GetSection("GroupRelay:Redis"));
+    /// </code>
+    /// </example>
+    public static IGroupRelayBuilder AddRedis(this IGroupRelayBuilder builder, IConfiguration configuration, Action<RedisRelayOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        string? connectionString = configuration["ConnectionString"];
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new GroupRelayException($"The configuration section '{(configuration as IConfigurationSection)?.Path}' has no ConnectionString: AddRedis(IConfiguration) needs the Redis configuration string there (e.g. \"localhost:6379\").");
+        }
+
+        var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "ConnectionString" };
+        foreach (System.Reflection.PropertyInfo property in typeof(RedisRelayOptions).GetProperties())
+        {
+            if (property.CanWrite && property.Name is not (nameof(RedisRelayOptions.Configuration) or nameof(RedisRelayOptions.ConnectionFactory)))
+            {
+                known.Add(property.Name);
+            }
+        }
+
+        List<string> unknown = configuration.GetChildren().Select(c => c.Key).Where(k => !known.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new GroupRelayException($"The Redis configuration section has keys that are not RedisRelayOptions: {string.Join(", ", unknown)}. Known: {string.Join(", ", known.Order(StringComparer.Ordinal))}.");
+        }
+
+        return builder.AddRedis(connectionString, options =>
+        {
+            configuration.Bind(options);
+            configure?.Invoke(options);
+        });
     }
 
     /// <summary>Uses Redis as <paramref name="configuration"/> describes; the relay adjusts a copy (see <see cref="RedisRelayOptions.Configuration"/>).</summary>
@@ -136,7 +187,8 @@ public static class GroupRelayRedisBuilderExtensions
             sp.GetRequiredService<RedisStreamPositions>(),
             sp.GetRequiredService<RedisGroupHistory>(),
             sp.GetRequiredService<RedisAnnouncer>(),
-            sp.GetRequiredService<RedisMembershipChanges>())));
+            sp.GetRequiredService<RedisMembershipChanges>(),
+            sp.GetRequiredService<RedisConnection>())));
         services.TryAddSingleton(sp => new GroupStreamCatchUp(
             sp.GetRequiredService<RedisGuard>(),
             sp.GetRequiredService<RedisKeys>(),

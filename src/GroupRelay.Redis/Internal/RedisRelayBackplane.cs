@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using GroupRelay.ScaleOut;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GroupRelay.Internal;
 
@@ -22,14 +23,37 @@ internal sealed class RedisRelayBackplane : IRelayBackplane
     private readonly RedisGroupHistory _history;
     private readonly RedisAnnouncer _announcer;
     private readonly RedisMembershipChanges _membership;
+    private readonly RedisConnection _connection;
 
-    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisGroupHistory history, RedisAnnouncer announcer, RedisMembershipChanges membership)
+    public RedisRelayBackplane(RedisMessagePublisher publisher, RedisStreamPositions positions, RedisGroupHistory history, RedisAnnouncer announcer, RedisMembershipChanges membership, RedisConnection connection)
     {
+        _connection = connection;
         _publisher = publisher;
         _positions = positions;
         _history = history;
         _announcer = announcer;
         _membership = membership;
+    }
+
+    /// <summary>
+    /// Unhealthy while Redis is unreachable (sends and <c>history</c> are answered <c>unavailable</c>); degraded while
+    /// this node's entries in Redis are being rewritten after a reconnect (resync: presence and the group index may be
+    /// incomplete for other nodes meanwhile); healthy otherwise. Data: <c>connected</c>, <c>resync_due</c>, <c>node</c>.
+    /// </summary>
+    public ValueTask<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["connected"] = _connection.IsConnected,
+            ["resync_due"] = _connection.ResyncDue,
+            ["node"] = _connection.NodeId,
+        };
+        HealthCheckResult result = !_connection.IsConnected
+            ? HealthCheckResult.Unhealthy("Redis is unreachable: sends and history are answered 'unavailable'", data: data)
+            : _connection.ResyncDue
+                ? HealthCheckResult.Degraded("this node's entries in Redis are being rewritten after a reconnect", data: data)
+                : HealthCheckResult.Healthy("Redis connected", data);
+        return new(result);
     }
 
     public ValueTask<PublishOutcome> PublishMessageAsync(string groupId, string from, ReadOnlyMemory<byte> body, bool bodyIsCompact, RelayConnection? sender, bool echo, string? idempotencyKey, CancellationToken cancellationToken = default)
