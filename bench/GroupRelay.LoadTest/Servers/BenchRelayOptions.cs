@@ -20,5 +20,9 @@ internal static class BenchRelayOptions
         options.RateLimitEnabled = false;
         options.SendJoinLeaveEvents = false;
         options.MaxQueueFrames = 8192;
+
+        // Every load client connects from 127.0.0.1: the per-address connection limit (default 1,000) would refuse the
+        // 1,001st connection with 429.
+        options.MaxConnectionsPerAddress = 1_000_000;
     }
 }
