@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Security.Cryptography;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
@@ -11,6 +13,7 @@ using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Specification.Tests;
 using Microsoft.AspNetCore.Authentication.BearerToken;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -18,6 +21,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using Xunit;
 
 namespace GroupRelay.Transports.AspNetCore.Tests;
@@ -107,14 +112,30 @@ public sealed class AspNetCoreAdmissionTests
     }
 
     [Theory]
-    [InlineData("access_token", true)]
-    [InlineData(null, false)]
-    public async Task QueryToken_WithTheHostsBearerTokenScheme_AuthenticatesTheUpgrade_OnlyWhenTheOptionIsOn(string? parameter, bool accepted)
+    [InlineData("bearer", "access_token", true)]
+    [InlineData("bearer", null, false)]
+    [InlineData("jwt", "access_token", true)]
+    [InlineData("jwt", null, false)]
+    public async Task QueryToken_WithTheHostsOwnScheme_AuthenticatesTheUpgrade_OnlyWhenTheOptionIsOn(string scheme, string? parameter, bool accepted)
     {
+        // JWT: a key of the test's own; the token says sub = carol. Bearer: ASP.NET Core's own token from a sign-in.
+        var key = new SymmetricSecurityKey(RandomNumberGenerator.GetBytes(32));
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme).AddBearerToken();
+        if (scheme == "jwt")
+        {
+            builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(jwt =>
+            {
+                jwt.MapInboundClaims = false;
+                jwt.TokenValidationParameters = new TokenValidationParameters { IssuerSigningKey = key, ValidateIssuer = false, ValidateAudience = false, NameClaimType = "sub" };
+            });
+        }
+        else
+        {
+            builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme).AddBearerToken();
+        }
+
         builder.Services.AddAuthorization();
         var membership = new InMemoryMembershipSource();
         membership.SetGroups("carol", "team");
@@ -128,11 +149,24 @@ public sealed class AspNetCoreAdmissionTests
         try
         {
             string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            using var http = new HttpClient { Timeout = Timeout };
-            using HttpResponseMessage login = await http.PostAsync(new Uri(address + "/login"), null);
-            string token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-            var relay = new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal) + "/relay?access_token=" + Uri.EscapeDataString(token));
+            string token;
+            if (scheme == "jwt")
+            {
+                token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+                {
+                    Claims = new Dictionary<string, object> { ["sub"] = "carol" },
+                    Expires = DateTime.UtcNow.AddMinutes(5),
+                    SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
+                });
+            }
+            else
+            {
+                using var http = new HttpClient { Timeout = Timeout };
+                using HttpResponseMessage login = await http.PostAsync(new Uri(address + "/login"), null);
+                token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+            }
 
+            var relay = new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal) + "/relay?access_token=" + Uri.EscapeDataString(token));
             if (accepted)
             {
                 await using RelayTestClient carol = await RelayTestClient.ConnectAsync(relay, user: "carol");
