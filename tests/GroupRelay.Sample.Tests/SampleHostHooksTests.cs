@@ -102,8 +102,12 @@ public sealed class SampleHostHooksTests
             delete.ExecuteNonQuery();
         }
 
-        await using RelayTestClient erin = await RelayTestClient.ConnectAsync(new Uri($"{server.RelayUri}?access_token={Uri.EscapeDataString(token)}"), "erin", waitForWelcome: false);
+        Func<Task> connect = () => RelayTestClient.ConnectAsync(new Uri($"{server.RelayUri}?access_token={Uri.EscapeDataString(token)}"), "erin", waitForWelcome: false);
+        using var plainGet = new HttpRequestMessage(HttpMethod.Get, "/relay");
+        plainGet.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using HttpResponseMessage identity = await server.Http.SendAsync(plainGet);
 
-        (await erin.WaitForCloseAsync()).Should().Be(RelayCloseCodes.Unauthorized);
+        (await connect.Should().ThrowAsync<System.Net.WebSockets.WebSocketException>()).Which.Message.Should().Contain("401", "refused before the upgrade");
+        identity.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "PROTOCOL.md section 6.4: the plain GET tells a client its identity is refused");
     }
 }

@@ -199,4 +199,27 @@ public abstract partial class RelayProtocolSpecification
         Type(ack).Should().Be("ack");
         (await to.ExpectAsync("message", m => m.GetProperty("seq").GetInt64() == ack.GetProperty("seq").GetInt64())).GetProperty("from").GetString().Should().Be(from.User);
     }
+
+    [Fact]
+    public async Task Connect_AUserTheHostNoLongerKnows_IsRefusedAsUnauthorized_AtTheHandshakeOrWith4003_OthersAreServed()
+    {
+        Group("team", "alice", "ghost");
+        Server.MembershipSource.UnknownUser("ghost");
+        await StartAsync();
+
+        RelayTestClient alice = await ConnectAsync("alice");
+        alice.Welcome.GetProperty("user").GetString().Should().Be("alice");
+        if (Server.RefusesAtHandshake)
+        {
+            Func<Task> connect = () => ConnectAsync("ghost", waitForWelcome: false, configure: o => o.CollectHttpResponseDetails = true);
+            (await connect.Should().ThrowAsync<System.Net.WebSockets.WebSocketException>()).Which.Message.Should().Contain("401");
+        }
+        else
+        {
+            RelayTestClient ghost = await ConnectAsync("ghost", waitForWelcome: false);
+            (await ghost.WaitForCloseAsync()).Should().Be(RelayCloseCodes.Unauthorized);
+        }
+
+        (await Server.Relay.GetPresenceAsync("ghost")).IsOnline.Should().BeFalse();
+    }
 }

@@ -24,12 +24,16 @@ public sealed class TestMembershipSource : IMembershipSource
     {
         Fail,
         Hang,
+        Unknown,
     }
 
     public InMemoryMembershipSource Inner { get; }
 
     /// <summary>Every call about <paramref name="userId"/> throws from now on.</summary>
     public void FailFor(string userId) => _faults[userId] = Fault.Fail;
+
+    /// <summary>The groups query about <paramref name="userId"/> throws <see cref="UnknownUserException"/> from now on (a deleted user).</summary>
+    public void UnknownUser(string userId) => _faults[userId] = Fault.Unknown;
 
     /// <summary>Every call about <paramref name="userId"/> completes only when its cancellation token is cancelled.</summary>
     public void HangFor(string userId) => _faults[userId] = Fault.Hang;
@@ -94,6 +98,11 @@ public sealed class TestMembershipSource : IMembershipSource
         if (fault == Fault.Fail)
         {
             throw new InvalidOperationException($"test: the membership source fails for '{userId}'");
+        }
+
+        if (fault == Fault.Unknown)
+        {
+            throw new UnknownUserException(userId);
         }
 
         // A database that never answers: only the server's MembershipTimeout (or the connection going away) ends it.

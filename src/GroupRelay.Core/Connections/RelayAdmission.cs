@@ -7,7 +7,7 @@ namespace GroupRelay.Transports;
 /// <summary>
 /// A slot for one connection under the connection limits (<see cref="GroupRelayOptions.MaxConnectionsPerUser"/>,
 /// <see cref="GroupRelayOptions.MaxConnectionsPerAddress"/>, <see cref="GroupRelayOptions.MaxConnections"/>), taken by
-/// <see cref="RelayConnectionHandler.Admit"/> before a transport accepts the WebSocket, so that it can refuse the
+/// <see cref="RelayConnectionHandler.Admit(string, string?)"/> before a transport accepts the WebSocket, so that it can refuse the
 /// handshake itself (HTTP 429) rather than close a socket it just opened.
 /// </summary>
 /// <remarks>
@@ -66,4 +66,7 @@ public sealed class RelayAdmission : IDisposable
     }
 
     internal bool HandedOver { get; private set; }
+
+    /// <summary>The user's groups, asked before the upgrade (<see cref="RelayConnectionHandler.LoadMembershipAsync"/>), or null to ask at accept.</summary>
+    internal MembershipLoad? Membership { get; init; }
 }

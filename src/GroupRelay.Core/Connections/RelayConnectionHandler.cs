@@ -27,9 +27,11 @@ public sealed class RelayConnectionHandler
     private readonly ILogger _logger;
     private readonly ConnectionLimits _limits;
     private readonly RelayMetrics _metrics;
+    private readonly MembershipLoader _loader;
 
-    internal RelayConnectionHandler(RelayLifecycle lifecycle, RequestDispatcher dispatcher, PresenceWatchers watchers, ConnectionLimits limits, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
+    internal RelayConnectionHandler(RelayLifecycle lifecycle, RequestDispatcher dispatcher, PresenceWatchers watchers, ConnectionLimits limits, MembershipLoader loader, RelayMetrics metrics, GroupRelayOptions options, ILogger logger)
     {
+        _loader = loader;
         _limits = limits;
         _metrics = metrics;
         _lifecycle = lifecycle;
@@ -73,7 +75,38 @@ public sealed class RelayConnectionHandler
     /// <param name="userId">The user id the host's authentication established.</param>
     /// <param name="remoteAddress">The client's address (as text, e.g. <c>127.0.0.1</c>), or null when unknown (then only the user and total limits apply).</param>
     /// <returns>The slot, admitted or refused.</returns>
-    public RelayAdmission Admit(string userId, string? remoteAddress)
+    public RelayAdmission Admit(string userId, string? remoteAddress) => Admit(userId, remoteAddress, membership: null);
+
+    /// <summary>
+    /// As <see cref="Admit(string, string?)"/> for a user whose groups were asked before the upgrade
+    /// (<see cref="LoadMembershipAsync"/>): the connection uses that answer instead of asking again.
+    /// </summary>
+    /// <param name="membership">What <see cref="LoadMembershipAsync"/> returned.</param>
+    /// <param name="remoteAddress">The client's address, or null when unknown.</param>
+    /// <returns>The slot, admitted or refused.</returns>
+    public RelayAdmission Admit(RelayMembership membership, string? remoteAddress)
+    {
+        ArgumentNullException.ThrowIfNull(membership);
+        return Admit(membership.UserId, remoteAddress, membership.Load);
+    }
+
+    /// <summary>
+    /// Asks the host's <see cref="IMembershipSource"/> for the user's groups before the transport accepts the WebSocket,
+    /// so that a user the host does not know (<see cref="UnknownUserException"/>) is refused with HTTP 401 rather than
+    /// closed with 4003 after open (PROTOCOL.md section 6.4). Bounded by <see cref="GroupRelayOptions.MembershipTimeout"/>;
+    /// other failures are carried to the connection, which closes with 1011 as before.
+    /// </summary>
+    /// <param name="userId">The user id the host's authentication established.</param>
+    /// <param name="cancellationToken">Cancelled when the client goes away.</param>
+    /// <returns>The answer; pass it to <see cref="Admit(RelayMembership, string?)"/>.</returns>
+    public async Task<RelayMembership> LoadMembershipAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        MembershipLoad load = await _loader.LoadAsync(userId, "(before the upgrade)", cancellationToken).ConfigureAwait(false);
+        return new RelayMembership(userId, load);
+    }
+
+    private RelayAdmission Admit(string userId, string? remoteAddress, MembershipLoad? membership)
     {
         ArgumentNullException.ThrowIfNull(userId);
         (string? limit, string? reason) = _limits.TryAdmit(userId, remoteAddress);
@@ -83,15 +116,15 @@ public sealed class RelayConnectionHandler
             GroupRelayLog.ConnectionLimit(_logger, userId, reason!);
         }
 
-        return new RelayAdmission(_limits, userId, remoteAddress, reason);
+        return new RelayAdmission(_limits, userId, remoteAddress, reason) { Membership = membership };
     }
 
     /// <summary>
-    /// Accepts a connection with the slot <see cref="Admit"/> gave: as <see cref="AcceptAsync(string, IRelaySocket, CancellationToken)"/>
+    /// Accepts a connection with the slot <see cref="Admit(string, string?)"/> gave: as <see cref="AcceptAsync(string, IRelaySocket, CancellationToken)"/>
     /// when admitted (the connection holds the slot until it ends); when refused, the returned session is already
     /// closing with 1013 (try again later), for transports that accept before they can refuse.
     /// </summary>
-    /// <param name="admission">The slot from <see cref="Admit"/>; the connection takes it over.</param>
+    /// <param name="admission">The slot from <see cref="Admit(string, string?)"/>; the connection takes it over.</param>
     /// <param name="socket">The transport's socket.</param>
     /// <param name="cancellationToken">Cancelled when the client goes away during the handshake.</param>
     /// <returns>The session to feed the connection's frames to; dispose it when the socket has ended.</returns>

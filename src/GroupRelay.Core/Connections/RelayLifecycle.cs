@@ -97,7 +97,7 @@ internal sealed class RelayLifecycle
             }
             else
             {
-                await RegisterAsync(connection, connectionId, userId, cancellationToken).ConfigureAwait(false);
+                await RegisterAsync(connection, connectionId, userId, admission?.Membership, cancellationToken).ConfigureAwait(false);
             }
 
             if (connection.IsClosing)
@@ -115,7 +115,7 @@ internal sealed class RelayLifecycle
         }
     }
 
-    private async Task<RelayConnection> RegisterAsync(RelayConnection connection, string connectionId, string userId, CancellationToken cancellationToken)
+    private async Task<RelayConnection> RegisterAsync(RelayConnection connection, string connectionId, string userId, MembershipLoad? preloaded, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(userId) || userId.Length > _options.MaxIdLength)
         {
@@ -124,7 +124,9 @@ internal sealed class RelayLifecycle
             return connection;
         }
 
-        string[]? groups = await _loader.LoadGroupsAsync(connection, cancellationToken).ConfigureAwait(false);
+        string[]? groups = preloaded is { } load
+            ? MembershipLoader.Apply(connection, load)
+            : await _loader.LoadGroupsAsync(connection, cancellationToken).ConfigureAwait(false);
         if (groups is null)
         {
             return connection;

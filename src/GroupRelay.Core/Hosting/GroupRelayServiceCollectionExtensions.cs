@@ -116,7 +116,7 @@ public static class GroupRelayServiceCollectionExtensions
 
         // What transports and host code use.
         services.TryAddSingleton(sp => new ConnectionLimits(Options(sp)));
-        services.TryAddSingleton(sp => new RelayConnectionHandler(sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<RequestDispatcher>(), sp.GetRequiredService<PresenceWatchers>(), sp.GetRequiredService<ConnectionLimits>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
+        services.TryAddSingleton(sp => new RelayConnectionHandler(sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<RequestDispatcher>(), sp.GetRequiredService<PresenceWatchers>(), sp.GetRequiredService<ConnectionLimits>(), sp.GetRequiredService<MembershipLoader>(), sp.GetRequiredService<RelayMetrics>(), Options(sp), Logger(sp)));
         services.TryAddSingleton<IGroupRelay>(sp => new GroupRelayService(sp.GetRequiredService<MessageRouter>(), sp.GetRequiredService<RelayLifecycle>(), sp.GetRequiredService<IPresenceRegistry>(), Options(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, GroupRelayLifetimeService>());
         return new GroupRelayBuilder(services);

@@ -33,8 +33,25 @@ internal sealed class MembershipLoader
     /// at <see cref="GroupRelayOptions.MembershipTimeout"/> whether or not the source honours its token.
     /// </summary>
     public async Task<string[]?> LoadGroupsAsync(RelayConnection connection, CancellationToken cancellationToken)
+        => Apply(connection, await LoadAsync(connection.UserId, connection.ConnectionId, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The groups of a load, or null after closing <paramref name="connection"/> as the failed load says.</summary>
+    public static string[]? Apply(RelayConnection connection, MembershipLoad load)
     {
-        string userId = connection.UserId;
+        if (load.Groups is null)
+        {
+            connection.Outbound.RequestClose(load.CloseCode, load.CloseReason!, discardQueued: true);
+        }
+
+        return load.Groups;
+    }
+
+    /// <summary>
+    /// Asks the host for the user's groups, without a connection yet (a transport may ask before it accepts the
+    /// WebSocket); a failure is logged and described by the close it calls for.
+    /// </summary>
+    public async Task<MembershipLoad> LoadAsync(string userId, string connectionId, CancellationToken cancellationToken)
+    {
         try
         {
             IReadOnlyCollection<string> loaded = await _hostCalls.InvokeAsync(
@@ -49,36 +66,42 @@ internal sealed class MembershipLoader
             {
                 // Checked before anything is built from the answer: a source that returns a million groups (a bug, or a
                 // query without its WHERE) fails this connection instead of consuming the server.
-                GroupRelayLog.TooManyGroups(_logger, userId, loaded.Count, _options.MaxGroupsPerUser, connection.ConnectionId);
-                connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "too many groups", discardQueued: true);
-                return null;
+                GroupRelayLog.TooManyGroups(_logger, userId, loaded.Count, _options.MaxGroupsPerUser, connectionId);
+                return MembershipLoad.Failed(RelayCloseCodes.InternalError, "too many groups");
             }
 
-            return loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray();
+            return new MembershipLoad(loaded.Where(g => !string.IsNullOrEmpty(g) && g.Length <= _options.MaxIdLength).Distinct(StringComparer.Ordinal).ToArray(), 0, null);
         }
         catch (UnknownUserException)
         {
-            GroupRelayLog.UnknownUser(_logger, userId, connection.ConnectionId);
-            connection.Outbound.RequestClose(RelayCloseCodes.Unauthorized, "unknown user", discardQueued: true);
+            GroupRelayLog.UnknownUser(_logger, userId, connectionId);
+            return MembershipLoad.Failed(RelayCloseCodes.Unauthorized, "unknown user");
         }
         catch (HostCallTimeoutException)
         {
-            GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connection.ConnectionId);
-            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source timed out", discardQueued: true);
+            GroupRelayLog.MembershipTimedOut(_logger, userId, _options.MembershipTimeout, connectionId);
+            return MembershipLoad.Failed(RelayCloseCodes.InternalError, "membership source timed out");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The client went away while its groups were loading: nothing failed, nothing to register.
-            GroupRelayLog.HandshakeAbandoned(_logger, connection.ConnectionId, userId);
-            connection.Outbound.RequestClose(RelayCloseCodes.Normal, "client went away", discardQueued: true);
+            GroupRelayLog.HandshakeAbandoned(_logger, connectionId, userId);
+            return MembershipLoad.Failed(RelayCloseCodes.Normal, "client went away");
         }
         catch (Exception ex)
         {
-            GroupRelayLog.MembershipFailed(_logger, userId, connection.ConnectionId, ex);
-            connection.Outbound.RequestClose(RelayCloseCodes.InternalError, "membership source failed", discardQueued: true);
+            GroupRelayLog.MembershipFailed(_logger, userId, connectionId, ex);
+            return MembershipLoad.Failed(RelayCloseCodes.InternalError, "membership source failed");
         }
-
-        return null;
     }
 
+}
+
+/// <summary>The outcome of asking the membership source: the user's groups, or the close a failure calls for.</summary>
+internal readonly record struct MembershipLoad(string[]? Groups, int CloseCode, string? CloseReason)
+{
+    public static MembershipLoad Failed(int closeCode, string reason) => new(null, closeCode, reason);
+
+    /// <summary>The source does not know the user (<see cref="UnknownUserException"/>): refused as unauthorized.</summary>
+    public bool UnknownUser => Groups is null && CloseCode == RelayCloseCodes.Unauthorized;
 }

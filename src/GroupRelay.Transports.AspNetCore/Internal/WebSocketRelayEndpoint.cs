@@ -81,6 +81,20 @@ internal sealed partial class WebSocketRelayEndpoint
             return;
         }
 
+        // The host's data is part of the identity: a valid token of a user the host no longer knows is refused like a
+        // bad token (401, before the upgrade, for a plain GET too), so a client stops instead of retrying.
+        RelayMembership membership = await _handler.LoadMembershipAsync(userId, context.RequestAborted).ConfigureAwait(false);
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            return; // the client left while its groups were loading (logged by the core)
+        }
+
+        if (membership.IsUnknownUser)
+        {
+            await RefuseAsync(context, "GroupRelay: the user is not known to the application.").ConfigureAwait(false);
+            return;
+        }
+
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -90,7 +104,7 @@ internal sealed partial class WebSocketRelayEndpoint
 
         // A slot under the connection limits before the upgrade, so a full one is refused with 429 (not a socket opened
         // and closed); the connection holds it until it ends.
-        RelayAdmission admission = _handler.Admit(userId, context.Connection.RemoteIpAddress?.ToString());
+        RelayAdmission admission = _handler.Admit(membership, context.Connection.RemoteIpAddress?.ToString());
         if (!admission.IsAdmitted)
         {
             TransportLog.ConnectionLimit(_logger, userId, context.Request.Path, admission.RefusalReason!);
