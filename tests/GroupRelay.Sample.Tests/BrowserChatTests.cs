@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 using FluentAssertions;
 using GroupRelay.Specification.Tests;
@@ -299,7 +300,7 @@ public sealed class BrowserChatTests
     }
 
     [Fact]
-    public async Task MessagesNoLongerRetained_ShowAsAnHonestLine_NotAsTheStartOfTheGroup()
+    public async Task MessagesNoLongerRetained_AreLoadedFromTheAppsArchive_AboveAnHonestLine()
     {
         File.Exists(Chromium).Should().BeTrue(
             $"the browser test drives Debian's Chromium at {Chromium}, which is missing: run ./test.sh (it installs it with apt-get install -y chromium)");
@@ -316,19 +317,21 @@ public sealed class BrowserChatTests
             await Assertions.Expect(alice.Locator(".message-text", new() { HasText = text })).ToBeVisibleAsync(new() { Timeout = Timeout });
         }
 
-        // The relay keeps only the latest 3 of #team: bob signs in and sees them under the line, not "the start".
+        // The relay keeps only the latest 3 of #team; the sample stored all five (its message observer), so bob sees
+        // the first two from the app's archive, then a line that says where they came from, then the relay's three.
         IPage bob = await OpenAsync(browser, server, "bob", pageErrors);
         await bob.ClickAsync("[data-group=team]");
-        await Assertions.Expect(bob.Locator("#messages .message .message-text")).ToHaveTextAsync(["three", "four", "five"], new() { Timeout = Timeout });
-        await Assertions.Expect(bob.Locator("#messages > *").First).ToHaveTextAsync("Earlier messages are no longer available");
-        await Assertions.Expect(bob.Locator(".notice-gap")).ToHaveCountAsync(1);
+        await Assertions.Expect(bob.Locator("#messages .message .message-text")).ToHaveTextAsync(texts, new() { Timeout = Timeout });
+        await Assertions.Expect(bob.Locator(".notice-archive")).ToHaveTextAsync("Messages above come from the app's archive: the relay no longer keeps them");
+        await Assertions.Expect(bob.Locator("#messages > *").Nth(2)).ToHaveClassAsync(new Regex("notice-archive"));
+        await Assertions.Expect(bob.Locator(".notice-gap")).ToHaveCountAsync(0);
         await Assertions.Expect(bob.Locator(".empty-state")).ToHaveCountAsync(0);
-        await ShotAsync(bob, "gap");
+        await ShotAsync(bob, "archive");
 
-        // The same after a reload of alice's page: her own first two are gone from the relay too.
+        // The same after a reload of alice's page: her own first two are gone from the relay, not from the app.
         await alice.ReloadAsync(new() { Timeout = 30_000 });
-        await Assertions.Expect(alice.Locator("#messages .message .message-text")).ToHaveTextAsync(["three", "four", "five"], new() { Timeout = Timeout });
-        await Assertions.Expect(alice.Locator(".notice-gap")).ToHaveTextAsync("Earlier messages are no longer available");
+        await Assertions.Expect(alice.Locator("#messages .message .message-text")).ToHaveTextAsync(texts, new() { Timeout = Timeout });
+        await Assertions.Expect(alice.Locator(".notice-archive")).ToHaveCountAsync(1);
         pageErrors.Should().BeEmpty("the page must run without script errors");
     }
 

@@ -278,6 +278,37 @@ function onUnrecovered({ group, from, reason }) {
   const item = { kind: 'notice', ts: null, text, tone: 'gap' };
   state.items.push(item);
   if (group === active) appendItem(state, item);
+  if (reason === 'aged_out') loadArchived(group, item);
+}
+
+// The relay no longer retains the group's earlier messages, but the app stored every message it accepted
+// (SampleMessageStore): show the ones just before the first message the relay still had, from the app's own archive.
+async function loadArchived(group, gap) {
+  let messages;
+  try {
+    ({ messages } = await api(`/api/groups/${encodeURIComponent(group)}/messages?limit=200`, token));
+  } catch {
+    return; // the notice stays as it is: nothing more to show
+  }
+  const state = ensureGroup(group);
+  const at = state.items.indexOf(gap);
+  if (at < 0) return;
+  const next = state.items.slice(at + 1).find(i => i.kind === 'message');
+  // The archive is in storage order; the relay's first retained message is the newest stored row like it.
+  let end = messages.length;
+  if (next) {
+    const k = messages.findLastIndex(m => m.seq === next.seq && m.from === next.from);
+    if (k >= 0) end = k;
+  }
+  const shown = new Set(state.items.filter(i => i.kind === 'message').map(i => `${i.seq}/${i.from}`));
+  const older = messages.slice(Math.max(0, end - 50), end)
+    .filter(m => !shown.has(`${m.seq}/${m.from}`))
+    .map(m => ({ kind: 'message', from: m.from, ts: Date.parse(m.stored), seq: m.seq, body: m.body, archived: true }));
+  if (older.length === 0) return;
+  gap.text = 'Messages above come from the app\'s archive: the relay no longer keeps them';
+  gap.tone = 'archive';
+  state.items.splice(at, 0, ...older);
+  if (group === active) renderConversation();
 }
 
 // The group's numbering restarted while this page was connected (a backplane lost the group's stream). Nothing was
