@@ -25,7 +25,7 @@ public sealed class ConnectionLimitTests
         (await third.Socket.WaitForCloseAsync()).Should().Be(RelayCloseCodes.TryAgainLater);
         third.Socket.CloseReason.Should().Be("connection limit");
         third.Socket.OfType("welcome").Should().BeEmpty();
-        metrics.Sum("grouprelay.connection.refusals", "limit", "user").Should().Be(1);
+        metrics.Sum("grouprelay.connection.refusals", "grouprelay.connection.limit", "user").Should().Be(1);
         (await host.ConnectAsync("bob")).Socket.OfType("welcome").Should().ContainSingle("other users have slots of their own");
 
         await first.DisposeAsync();

@@ -48,8 +48,8 @@ public sealed class RelayMetricsTests
         await alice.RequestAsync("""{"type":"nope","id":"x"}""", "x");
 
         metrics.Sum("grouprelay.messages").Should().Be(0);
-        metrics.Sum("grouprelay.request.errors", "code", "not_member").Should().Be(1);
-        metrics.Sum("grouprelay.request.errors", "code", "unknown_type").Should().Be(1);
+        metrics.Sum("grouprelay.request.errors", "error.type", "not_member").Should().Be(1);
+        metrics.Sum("grouprelay.request.errors", "error.type", "unknown_type").Should().Be(1);
     }
 
     [Fact]
@@ -90,8 +90,8 @@ public sealed class RelayMetricsTests
         }
 
         bob.Session.IsClosing.Should().BeTrue();
-        metrics.Sum("grouprelay.drops", "reason", "slow_consumer").Should().Be(1, "the overflow that closes the connection");
-        long closing = metrics.Sum("grouprelay.drops", "reason", "connection_closing");
+        metrics.Sum("grouprelay.drops", "grouprelay.drop.reason", "slow_consumer").Should().Be(1, "the overflow that closes the connection");
+        long closing = metrics.Sum("grouprelay.drops", "grouprelay.drop.reason", "connection_closing");
         closing.Should().BeGreaterThan(0, "frames for a connection already closing are dropped too");
         metrics.Sum("grouprelay.messages").Should().Be(10);
         metrics.Sum("grouprelay.deliveries").Should().Be(10 - 1 - closing, "a dropped frame is not a delivery");
@@ -112,8 +112,8 @@ public sealed class RelayMetricsTests
         await alice.RequestAsync("""{"type":"ping","id":"a"}""", "a");
         await alice.RequestAsync("""{"type":"ping","id":"b"}""", "b");
 
-        metrics.Sum("grouprelay.drops", "reason", "rate_limited").Should().Be(1);
-        metrics.Sum("grouprelay.request.errors", "code", "rate_limited").Should().Be(1);
+        metrics.Sum("grouprelay.drops", "grouprelay.drop.reason", "rate_limited").Should().Be(1);
+        metrics.Sum("grouprelay.request.errors", "error.type", "rate_limited").Should().Be(1);
     }
 
     [Fact]
@@ -124,15 +124,71 @@ public sealed class RelayMetricsTests
 
         TestConnection a = await host.ConnectAsync("alice");
         TestConnection b = await host.ConnectAsync("bob");
-        metrics.Sum("grouprelay.connections").Should().Be(2);
+        metrics.Sum("grouprelay.connection.count").Should().Be(2);
 
         b.Session.ReceiveTooLarge();
         await b.Socket.WaitForCloseAsync();
         await b.DisposeAsync();
         await a.DisposeAsync();
 
-        metrics.Sum("grouprelay.connections").Should().Be(0);
-        metrics.Sum("grouprelay.connection.closes", "code", 1009).Should().Be(1);
-        metrics.Sum("grouprelay.connection.closes", "code", 1000).Should().Be(1, "a connection the client ended counts as normal closure");
+        metrics.Sum("grouprelay.connection.count").Should().Be(0);
+        metrics.Recorded("grouprelay.connection.duration", "grouprelay.close_code", 1009).Should().ContainSingle().Which.Should().BeGreaterThan(0);
+        metrics.Recorded("grouprelay.connection.duration", "error.type", "1009").Should().ContainSingle("1009 is a failure");
+        metrics.Recorded("grouprelay.connection.duration", "grouprelay.close_code", 1000).Should().ContainSingle("a connection the client ended counts as normal closure");
+        metrics.Recorded("grouprelay.connection.duration", "error.type", "1000").Should().BeEmpty("a normal closure is no failure");
+    }
+
+    [Fact]
+    public async Task EveryInstrument_FollowsOpenTelemetrysConventions_AndIsListedInTheDocs()
+    {
+        await using RelayTestHost host = RelayTestHost.Create(o => o.MaxQueueFrames = 2);
+        using MetricsRecorder metrics = Record(host);
+        host.Group("team", "alice", "bob");
+        TestConnection alice = await host.ConnectAsync("alice");
+        TestConnection bob = await host.ConnectAsync("bob");
+        await alice.RequestAsync("""{"type":"send","id":"s","group":"team","body":1}""", "s");
+        await alice.RequestAsync("""{"type":"send","id":"x","group":"nope","body":1}""", "x");
+        bob.Session.ReceiveTooLarge();
+        await bob.Socket.WaitForCloseAsync();
+        await bob.DisposeAsync();
+
+        string docs = System.IO.File.ReadAllText(System.IO.Path.Combine(RepositoryRoot(), "docs", "configuration.md"));
+        metrics.Instruments.Should().NotBeEmpty();
+        foreach (Instrument instrument in metrics.Instruments)
+        {
+            instrument.Name.Should().StartWith("grouprelay.");
+            instrument.Name.Should().MatchRegex("^[a-z0-9_.]+$");
+            instrument.Unit.Should().NotBeNullOrEmpty($"{instrument.Name} has a unit");
+            instrument.Description.Should().NotBeNullOrEmpty($"{instrument.Name} says what it counts");
+            docs.Should().Contain("`" + instrument.Name + "`", $"docs/configuration.md lists {instrument.Name}");
+            if (instrument.GetType().GetGenericTypeDefinition() == typeof(UpDownCounter<>))
+            {
+                instrument.Name.Should().NotEndWith("s", "an UpDownCounter's name is not pluralised (OpenTelemetry)");
+            }
+
+            if (instrument.GetType().GetGenericTypeDefinition() == typeof(Histogram<>) && instrument.Unit == "s")
+            {
+                instrument.Name.Should().EndWith(".duration");
+            }
+        }
+
+        metrics.TagKeys().Should().NotBeEmpty().And.OnlyContain(key => key.StartsWith("grouprelay.", StringComparison.Ordinal) || key == "error.type");
+#if NET9_0_OR_GREATER
+        foreach (Histogram<double> histogram in metrics.Instruments.OfType<Histogram<double>>())
+        {
+            histogram.Advice!.HistogramBucketBoundaries.Should().NotBeNullOrEmpty($"{histogram.Name} advises its buckets");
+        }
+#endif
+    }
+
+    private static string RepositoryRoot()
+    {
+        string folder = AppContext.BaseDirectory;
+        while (!System.IO.File.Exists(System.IO.Path.Combine(folder, "GroupRelay.sln")))
+        {
+            folder = System.IO.Path.GetDirectoryName(folder) ?? throw new InvalidOperationException("GroupRelay.sln not found above " + AppContext.BaseDirectory);
+        }
+
+        return folder;
     }
 }

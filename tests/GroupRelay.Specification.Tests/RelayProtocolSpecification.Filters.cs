@@ -221,7 +221,7 @@ public abstract partial class RelayProtocolSpecification
         Server.ConfigureRelay = relay => relay.AddMessageObserver(blocked);
         Group("team", "alice", "bob");
         await StartAsync(o => o.MessageObserverQueueCapacity = 1);
-        using var drops = new MeterCounter(Server.Services, "grouprelay.drops", ("reason", "observer_queue_full"));
+        using var drops = new MeterCounter(Server.Services, "grouprelay.drops", ("grouprelay.drop.reason", "observer_queue_full"));
         RelayTestClient alice = await ConnectAsync("alice");
         RelayTestClient bob = await ConnectAsync("bob");
 

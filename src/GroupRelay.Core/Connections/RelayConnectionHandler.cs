@@ -70,7 +70,7 @@ public sealed class RelayConnectionHandler
     /// <see cref="GroupRelayOptions.MaxConnections"/>). Call it before accepting the WebSocket: a transport that can
     /// still answer the handshake refuses a full limit with HTTP 429 (<see cref="RelayAdmission.RefusalReason"/> says
     /// which); either way pass the result to <see cref="AcceptAsync(RelayAdmission, IRelaySocket, CancellationToken)"/>
-    /// or dispose it. A refusal is logged (event 26) and counted (<c>grouprelay.connection.refusals{limit}</c>).
+    /// or dispose it. A refusal is logged (event 26) and counted (<c>grouprelay.connection.refusals{grouprelay.connection.limit}</c>).
     /// </summary>
     /// <param name="userId">The user id the host's authentication established.</param>
     /// <param name="remoteAddress">The client's address (as text, e.g. <c>127.0.0.1</c>), or null when unknown (then only the user and total limits apply).</param>

@@ -183,7 +183,7 @@ internal sealed class RelayLifecycle
         connection.Outbound.TransportEnded();
         connection.Admission?.Release();
         int closeCode = connection.Outbound.CloseCode;
-        _metrics.ConnectionClosed(closeCode == 0 ? RelayCloseCodes.Normal : closeCode);
+        _metrics.ConnectionClosed(closeCode == 0 ? RelayCloseCodes.Normal : closeCode, DateTimeOffset.UtcNow - connection.ConnectedAt);
         GroupRelayLog.ConnectionClosed(_logger, connection.ConnectionId, connection.UserId, closeCode, closeCode == 0 ? "closed by the client" : connection.Outbound.CloseReason);
         try
         {

@@ -20,7 +20,7 @@ namespace GroupRelay;
 /// <para>
 /// Time: each call has <see cref="GroupRelayOptions.MessageFilterTimeout"/> (default 5 s); the token is cancelled then
 /// (and when the connection closes). A filter that throws or does not answer in time makes the sender get
-/// <c>internal</c> (without details), a log line (event 21) and <c>grouprelay.request.errors{code="internal"}</c>;
+/// <c>internal</c> (without details), a log line (event 21) and <c>grouprelay.request.errors{error.type="internal"}</c>;
 /// nothing is delivered. A filter that blocks its thread blocks that connection's receive loop: do I/O asynchronously.
 /// </para>
 /// <para>

@@ -20,7 +20,7 @@ namespace GroupRelay;
 /// Nothing is lost silently: an observer that throws is logged (event 22) and counted
 /// (<c>grouprelay.observer.failures</c>), and the loop goes on with the next message; a message that finds the queue
 /// full (observers slower than the traffic) is not observed, is logged (event 23) and counted
-/// (<c>grouprelay.drops{reason="observer_queue_full"}</c>). At shutdown the loop is given until the host's shutdown
+/// (<c>grouprelay.drops{grouprelay.drop.reason="observer_queue_full"}</c>). At shutdown the loop is given until the host's shutdown
 /// timeout to drain the queue.
 /// </para>
 /// <para>

@@ -113,7 +113,7 @@ public sealed class GroupRelayOptions
     /// <summary>Open connections one user may have on this node. Default 100; 1 to 1,000,000.</summary>
     /// <remarks>
     /// A connection over the limit is refused: HTTP 429 before the upgrade on ASP.NET Core, close 1013 (try again later)
-    /// right after open on Fleck; log event 26 and <c>grouprelay.connection.refusals{limit="user"}</c>. Counted per node.
+    /// right after open on Fleck; log event 26 and <c>grouprelay.connection.refusals{grouprelay.connection.limit="user"}</c>. Counted per node.
     /// </remarks>
     public int MaxConnectionsPerUser { get; set; } = 100;
 
@@ -167,7 +167,7 @@ public sealed class GroupRelayOptions
     /// </summary>
     /// <remarks>
     /// A message that finds the queue full is delivered but not observed: it is counted in
-    /// <c>grouprelay.drops{reason="observer_queue_full"}</c> and logged (event 23, at most once a second). Memory: the
+    /// <c>grouprelay.drops{grouprelay.drop.reason="observer_queue_full"}</c> and logged (event 23, at most once a second). Memory: the
     /// queue holds each message's body (a copy) and about 100 bytes more.
     /// </remarks>
     public int MessageObserverQueueCapacity { get; set; } = 10_000;

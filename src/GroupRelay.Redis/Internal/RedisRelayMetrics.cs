@@ -51,13 +51,13 @@ internal sealed class RedisRelayMetrics : IDisposable
     public void ObserveConnected(Func<bool> isConnected)
         => _meter.CreateObservableGauge("grouprelay.redis.connected", () => isConnected() ? 1 : 0, "1", "1 while this node is connected to Redis, else 0.");
 
-    public void StateChanged(string state) => _stateChanges.Add(1, new KeyValuePair<string, object?>("state", state));
+    public void StateChanged(string state) => _stateChanges.Add(1, new KeyValuePair<string, object?>("grouprelay.redis.state", state));
 
-    public void Published(string kind, int count = 1) => _published.Add(count, new KeyValuePair<string, object?>("kind", kind));
+    public void Published(string kind, int count = 1) => _published.Add(count, new KeyValuePair<string, object?>("grouprelay.redis.kind", kind));
 
-    public void Received(string kind, int count = 1) => _received.Add(count, new KeyValuePair<string, object?>("kind", kind));
+    public void Received(string kind, int count = 1) => _received.Add(count, new KeyValuePair<string, object?>("grouprelay.redis.kind", kind));
 
-    public void Fallback(string operation) => _fallbacks.Add(1, new KeyValuePair<string, object?>("operation", operation));
+    public void Fallback(string operation) => _fallbacks.Add(1, new KeyValuePair<string, object?>("grouprelay.redis.operation", operation));
 
     public void Reaped() => _reaped.Add(1);
 
@@ -71,13 +71,13 @@ internal sealed class RedisRelayMetrics : IDisposable
     {
         if (count > 0)
         {
-            _caughtUp.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
+            _caughtUp.Add(count, new KeyValuePair<string, object?>("grouprelay.redis.outcome", outcome));
         }
     }
 
-    public void Resolved(string outcome) => _resolutions.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Resolved(string outcome) => _resolutions.Add(1, new KeyValuePair<string, object?>("grouprelay.redis.outcome", outcome));
 
-    public void NotPublished(string outcome) => _duplicates.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void NotPublished(string outcome) => _duplicates.Add(1, new KeyValuePair<string, object?>("grouprelay.redis.outcome", outcome));
 
     public void Dispose()
     {
