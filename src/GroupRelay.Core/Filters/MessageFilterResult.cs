@@ -1,5 +1,6 @@
 using System;
 using System.Text.Json;
+using GroupRelay.Internal;
 
 namespace GroupRelay;
 
@@ -31,25 +32,8 @@ public sealed class MessageFilterResult
     /// <exception cref="ArgumentException"><paramref name="utf8Json"/> is not exactly one valid JSON value.</exception>
     public static MessageFilterResult Replace(ReadOnlyMemory<byte> utf8Json)
     {
-        try
-        {
-            var reader = new Utf8JsonReader(utf8Json.Span);
-            if (!reader.Read())
-            {
-                throw new ArgumentException("The replacement body is empty; it must be exactly one JSON value.", nameof(utf8Json));
-            }
-
-            reader.Skip();
-            if (reader.Read())
-            {
-                throw new ArgumentException("The replacement body holds more than one JSON value.", nameof(utf8Json));
-            }
-        }
-        catch (JsonException ex)
-        {
-            throw new ArgumentException("The replacement body is not valid JSON: " + ex.Message, nameof(utf8Json), ex);
-        }
-
+        // The depth bound of the parser (64 by default) holds for a replacement too: it is delivered like any body.
+        JsonBody.ThrowIfNotOneValue(utf8Json.Span, maxDepth: 64, nameof(utf8Json));
         return new MessageFilterResult(utf8Json, null);
     }
 

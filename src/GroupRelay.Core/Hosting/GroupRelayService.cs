@@ -28,20 +28,7 @@ internal sealed class GroupRelayService : IGroupRelay
     {
         CheckId(groupId, nameof(groupId));
         CheckId(from, nameof(from));
-        try
-        {
-            var reader = new Utf8JsonReader(utf8JsonBody.Span, new JsonReaderOptions { MaxDepth = _options.MaxJsonDepth });
-            reader.Read();
-            reader.Skip();
-            if (reader.BytesConsumed == 0 || reader.Read())
-            {
-                throw new ArgumentException("The body must be exactly one JSON value.", nameof(utf8JsonBody));
-            }
-        }
-        catch (JsonException ex)
-        {
-            throw new ArgumentException("The body is not valid JSON: " + ex.Message, nameof(utf8JsonBody), ex);
-        }
+        JsonBody.ThrowIfNotOneValue(utf8JsonBody.Span, _options.MaxJsonDepth, nameof(utf8JsonBody));
 
         PublishOutcome outcome = await _router.PublishAsync(groupId, from, utf8JsonBody, JsonCompactor.IsCompact(utf8JsonBody.Span), sender: null, echo: true, idempotencyKey: null, cancellationToken).ConfigureAwait(false);
         if (outcome.Unavailable)

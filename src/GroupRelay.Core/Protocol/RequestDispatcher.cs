@@ -116,18 +116,30 @@ internal sealed class RequestDispatcher
     /// meanwhile. The answer is chained after the answers of the sends before it, so acks keep request order (and each
     /// still follows its echo, which the stream owner queues before its publication completes).
     /// </summary>
-    private async ValueTask SendAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
+    private ValueTask SendAsync(RelaySession session, RelayRequest request, CancellationToken cancellationToken)
     {
-        RelayConnection connection = session.Connection;
-        Activity? activity = RelayTracing.StartSend(connection.ConnectionId, request.Group!, request.Id);
+        Activity? activity = RelayTracing.StartSend(session.Connection.ConnectionId, request.Group!, request.Id);
+        if (activity is null)
+        {
+            // No listener (the common case): no span to end, so no second state machine on the send path.
+            ValueTask<Activity?> sending = SendInSpanAsync(session, request, null, cancellationToken);
+            return sending.IsCompletedSuccessfully ? default : new ValueTask(sending.AsTask());
+        }
+
+        return SendTracedAsync(session, request, activity, cancellationToken);
+    }
+
+    private async ValueTask SendTracedAsync(RelaySession session, RelayRequest request, Activity activity, CancellationToken cancellationToken)
+    {
+        Activity? owned = activity;
         try
         {
-            activity = await SendInSpanAsync(session, request, activity, cancellationToken).ConfigureAwait(false);
+            owned = await SendInSpanAsync(session, request, activity, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             // Null when the span went with a pipelined send, which ends it once answered.
-            activity?.Dispose();
+            owned?.Dispose();
         }
     }
 
